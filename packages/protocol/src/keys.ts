@@ -1,0 +1,70 @@
+import { invalid } from './validate.js';
+
+/** The key prefix used when none is given. */
+export const DEFAULT_PREFIX = 'docket';
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+
+/**
+ * Queue names: 1 to 100 characters of letters, digits, `.`, `_`, `:` and `-`, starting with a
+ * letter or digit. Braces are excluded because they would break the `{queue}` hash tag.
+ */
+export function checkQueueName(name: unknown, option = 'name'): string {
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    throw invalid(option, 'a queue name of 1-100 letters, digits, ".", "_", ":" or "-" starting with a letter or digit', name);
+  }
+  return name;
+}
+
+/** Key prefixes follow the queue-name rules. */
+export function checkPrefix(prefix: unknown): string {
+  if (typeof prefix !== 'string' || !NAME_PATTERN.test(prefix)) {
+    throw invalid('prefix', 'a key prefix of 1-100 letters, digits, ".", "_", ":" or "-"', prefix);
+  }
+  return prefix;
+}
+
+/**
+ * Every Redis key of one queue. They share the hash tag `{<queue>}`, so every script touches
+ * a single slot and queues spread over the shards of a Redis Cluster.
+ */
+export interface QueueKeys {
+  /** hash: protocol version, strategy, id and fencing-token counters */
+  readonly meta: string;
+  /** hash: job id -> job record (one msgpack blob per job) */
+  readonly jobs: string;
+  /** the strategy's structure of waiting job ids (a list for fifo) */
+  readonly waiting: string;
+  /** sorted set: job id -> lease deadline (ms) */
+  readonly active: string;
+  /** sorted set: job id -> time it becomes due (ms) */
+  readonly delayed: string;
+  /** sorted set: job id -> time it completed (ms); trimmed by retention */
+  readonly completed: string;
+  /** sorted set: job id -> time it died (ms); trimmed by retention */
+  readonly dead: string;
+  /** list: at most one token; idle consumers block on it and producers push to it */
+  readonly wake: string;
+}
+
+/** The order of {@link QueueKeys} as scripts receive them in KEYS (see record.lua). */
+export const QUEUE_KEY_ORDER = ['meta', 'jobs', 'waiting', 'active', 'delayed', 'completed', 'dead', 'wake'] as const;
+
+export function queueKeys(prefix: string, queue: string): QueueKeys {
+  const base = `${prefix}:{${queue}}:`;
+  return {
+    meta: `${base}meta`,
+    jobs: `${base}jobs`,
+    waiting: `${base}waiting`,
+    active: `${base}active`,
+    delayed: `${base}delayed`,
+    completed: `${base}completed`,
+    dead: `${base}dead`,
+    wake: `${base}wake`,
+  };
+}
+
+/** The keys of a queue in {@link QUEUE_KEY_ORDER}, ready to pass as a script's KEYS. */
+export function queueKeyList(keys: QueueKeys): string[] {
+  return QUEUE_KEY_ORDER.map((k) => keys[k]);
+}

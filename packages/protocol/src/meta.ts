@@ -1,0 +1,40 @@
+import { DocketError } from './errors.js';
+import { redisError } from './connection.js';
+import type { QueueKeys } from './keys.js';
+import type { QueueDefinition } from './queue.js';
+import { PROTOCOL_VERSION } from './record.js';
+import { LuaScript, type RedisClient } from './script.js';
+import metaLua from './meta.lua';
+
+const metaScript = new LuaScript('meta', metaLua);
+
+/**
+ * Records the queue's protocol version and strategy if it has none, and throws a
+ * `QUEUE_MISMATCH` DocketError if what is recorded differs from this process's view.
+ */
+export async function ensureQueueMeta(client: RedisClient, keys: QueueKeys, queue: QueueDefinition): Promise<void> {
+  let reply: unknown;
+  try {
+    reply = await metaScript.run(client, [keys.meta], [String(PROTOCOL_VERSION), queue.strategy]);
+  } catch (err) {
+    throw redisError(err, `Reading the meta of queue "${queue.name}"`, queue.name);
+  }
+  const [version, strategy] = (reply as (Buffer | null)[]).map((b) => b?.toString());
+  if (version !== String(PROTOCOL_VERSION)) {
+    const newer = Number(version) > PROTOCOL_VERSION;
+    throw new DocketError(
+      'QUEUE_MISMATCH',
+      `Queue "${queue.name}" uses docket protocol version ${version}, but this process speaks version ${PROTOCOL_VERSION}` +
+        (newer ? '; upgrade the @docket packages of this process' : '; drain the queue or upgrade the processes that use it'),
+      { queue: queue.name },
+    );
+  }
+  if (strategy !== queue.strategy) {
+    throw new DocketError(
+      'QUEUE_MISMATCH',
+      `Queue "${queue.name}" is recorded with strategy '${strategy}', but this definition says '${queue.strategy}'; ` +
+        'every producer and consumer must define the queue the same way',
+      { queue: queue.name },
+    );
+  }
+}

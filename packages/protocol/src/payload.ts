@@ -1,0 +1,82 @@
+import { DocketError } from './errors.js';
+import { encodeValue } from './record.js';
+
+/** The default `maxPayloadBytes`: 1 MiB of encoded payload. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+const MAX_DEPTH = 100;
+
+/**
+ * msgpackr quietly turns functions and symbols into nothing useful and overflows on cycles, so
+ * values are checked first: what a handler receives must be what the producer sent.
+ */
+function findUnencodable(value: unknown, path: string, depth: number, seen: Set<object>): string | undefined {
+  switch (typeof value) {
+    case 'function':
+      return `${path} is a function`;
+    case 'symbol':
+      return `${path} is a symbol`;
+    case 'number':
+    case 'string':
+    case 'boolean':
+    case 'bigint':
+    case 'undefined':
+      return undefined;
+  }
+  if (value === null || value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return undefined;
+  if (depth > MAX_DEPTH) return `${path} is nested more than ${MAX_DEPTH} levels deep`;
+  const obj = value as object;
+  if (seen.has(obj)) return `${path} refers back to itself (a cycle)`;
+  seen.add(obj);
+  try {
+    if (Array.isArray(obj)) {
+      for (let i = 0; i < obj.length; i++) {
+        const found = findUnencodable(obj[i], `${path}[${i}]`, depth + 1, seen);
+        if (found) return found;
+      }
+    } else if (obj instanceof Map) {
+      for (const [k, v] of obj) {
+        const found = findUnencodable(v, `${path}.get(${String(k)})`, depth + 1, seen);
+        if (found) return found;
+      }
+    } else if (obj instanceof Set) {
+      let i = 0;
+      for (const v of obj) {
+        const found = findUnencodable(v, `${path}<set item ${i++}>`, depth + 1, seen);
+        if (found) return found;
+      }
+    } else {
+      for (const key of Object.keys(obj)) {
+        const found = findUnencodable((obj as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, seen);
+        if (found) return found;
+      }
+    }
+  } finally {
+    seen.delete(obj);
+  }
+  return undefined;
+}
+
+/**
+ * Encodes a payload or result with msgpack, refusing what would not survive the trip and
+ * anything larger than `maxBytes`.
+ *
+ * @param what names the value in error messages ('payload', 'result').
+ */
+export function encodeChecked(value: unknown, maxBytes: number, what = 'payload'): Buffer {
+  const problem = findUnencodable(value, what, 0, new Set());
+  if (problem) throw new DocketError('NOT_ENCODABLE', `Cannot encode the ${what}: ${problem}`);
+  let bytes: Buffer;
+  try {
+    bytes = encodeValue(value);
+  } catch (cause) {
+    throw new DocketError('NOT_ENCODABLE', `Cannot encode the ${what}: ${(cause as Error).message}`, { cause });
+  }
+  if (bytes.length > maxBytes) {
+    throw new DocketError(
+      'PAYLOAD_TOO_LARGE',
+      `The encoded ${what} is ${bytes.length} bytes, over \`maxPayloadBytes\` (${maxBytes})`,
+    );
+  }
+  return bytes;
+}

@@ -1,0 +1,90 @@
+-- docket protocol: helpers every queue script starts with (prepended by composeLua).
+--
+-- KEYS (protocol QUEUE_KEY_ORDER; every key carries the queue's {hash tag}):
+--   1 meta  2 jobs  3 waiting  4 active  5 delayed  6 completed  7 dead  8 wake
+--
+-- A job record (jobs hash value) is: 1 format byte (1), a 2-byte big-endian header length H,
+-- H bytes of header (a msgpack array, fields H_* below), then the payload bytes, which Lua
+-- never decodes. Scripts change a job's state only through these helpers, so the header and
+-- the structure holding the job id always agree.
+local K_META, K_JOBS, K_WAITING, K_ACTIVE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local K_DELAYED, K_COMPLETED, K_DEAD, K_WAKE = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+
+local S_WAITING, S_DELAYED, S_ACTIVE, S_COMPLETED, S_FAILED, S_DEAD, S_CANCELLED = 0, 1, 2, 3, 4, 5, 6
+
+local H_STATE, H_ATTEMPT, H_MAX_ATTEMPTS, H_TOKEN = 1, 2, 3, 4
+local H_CREATED, H_STARTED, H_FINISHED, H_RUN_AT = 5, 6, 7, 8
+local H_PRIORITY, H_ERROR = 14, 15
+
+-- Returns header, body; or nil, reason when the record cannot be read.
+local function read_record(rec)
+  if type(rec) ~= 'string' or #rec < 3 then return nil, 'record is missing or too short' end
+  local ok, fmt, hlen = pcall(struct.unpack, '>BI2', rec)
+  if not ok then return nil, 'record prefix cannot be read' end
+  if fmt ~= 1 then return nil, 'unknown record format byte ' .. tostring(fmt) end
+  if #rec < 3 + hlen then return nil, 'record is shorter than its header length' end
+  local ok2, header = pcall(cmsgpack.unpack, string.sub(rec, 4, 3 + hlen))
+  if not ok2 or type(header) ~= 'table' or #header < 15 then return nil, 'job header cannot be decoded' end
+  return header, string.sub(rec, 4 + hlen)
+end
+
+local function write_record(id, header, body)
+  local packed = cmsgpack.pack(header)
+  redis.call('HSET', K_JOBS, id, struct.pack('>BI2', 1, #packed) .. packed .. body)
+end
+
+-- Server time in ms: every deadline and due time uses the Redis clock, not the clients'.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Wakes one idle consumer. The wake list never holds more than one token, so it stays
+-- bounded when no consumer is listening.
+local function wake()
+  if redis.call('LLEN', K_WAKE) == 0 then redis.call('RPUSH', K_WAKE, '1') end
+end
+
+-- Puts a job in the delayed set; wakes a consumer if it is now the earliest, so that idle
+-- consumers recompute how long they may block.
+local function schedule_delayed(id, run_at)
+  redis.call('ZADD', K_DELAYED, run_at, id)
+  local first = redis.call('ZRANGE', K_DELAYED, 0, 0)
+  if first[1] == id then wake() end
+end
+
+-- Removes finished jobs beyond `keep_count` or older than `max_age` ms from a finished set.
+-- Bounded work per call: at most `limit` jobs are deleted, the rest on later calls.
+local function trim_finished(key, now, keep_count, max_age, limit)
+  local removed = 0
+  if max_age > 0 then
+    local old = redis.call('ZRANGEBYSCORE', key, '-inf', now - max_age, 'LIMIT', 0, limit)
+    for i = 1, #old do redis.call('HDEL', K_JOBS, old[i]) end
+    if #old > 0 then redis.call('ZREM', key, unpack(old)) end
+    removed = #old
+  end
+  local excess = redis.call('ZCARD', key) - keep_count
+  if excess > 0 and removed < limit then
+    local n = math.min(excess, limit - removed)
+    local ids = redis.call('ZRANGE', key, 0, n - 1)
+    for i = 1, #ids do redis.call('HDEL', K_JOBS, ids[i]) end
+    redis.call('ZREMRANGEBYRANK', key, 0, n - 1)
+  end
+end
+
+-- Marks a job dead with `reason`, keeping its record (and payload bytes) for inspection.
+local function bury(id, header, body, now, reason)
+  header[H_STATE] = S_DEAD
+  header[H_FINISHED] = now
+  header[H_ERROR] = reason
+  write_record(id, header, body)
+  redis.call('ZADD', K_DEAD, now, id)
+end
+
+-- A record that cannot be read: wrap its raw bytes as the body of a fresh dead record so
+-- the reason is visible and nothing else is disturbed.
+local function bury_corrupt(id, raw, now, reason)
+  local header = {S_DEAD, 0, 0, 0, 0, 0, now, 0, 0, 0, 0, 0, 0, 0, 'corrupt record: ' .. reason}
+  write_record(id, header, raw or '')
+  redis.call('ZADD', K_DEAD, now, id)
+end

@@ -1,0 +1,159 @@
+import { Packr } from 'msgpackr';
+import { DocketError } from './errors.js';
+
+/**
+ * Bumped whenever the record format, key layout or a script's contract changes in a way an
+ * older process would misread. Recorded in every queue's meta and checked on first use.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** The first byte of every job record. */
+export const RECORD_FORMAT = 1;
+
+export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'dead' | 'cancelled';
+
+/** State codes as stored in the record header; record.lua uses the same numbers. */
+export const STATE_CODES: readonly JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead', 'cancelled'];
+
+export type BackoffType = 'fixed' | 'exponential';
+
+export interface Backoff {
+  type: BackoffType;
+  /** Base delay in ms: the fixed delay, or the first delay of an exponential backoff. */
+  delay: number;
+  /** Upper bound in ms for any single delay. */
+  max?: number;
+  /** Spread each delay randomly over [delay/2, delay] so failing jobs do not retry in lockstep. */
+  jitter?: boolean;
+}
+
+const BACKOFF_TYPES: readonly (BackoffType | 'none')[] = ['none', 'fixed', 'exponential'];
+
+/**
+ * The mutable, Lua-readable part of a job record. Stored as a msgpack array whose positions
+ * match the H_* constants of record.lua; scripts update it in place with cmsgpack.
+ */
+export interface JobHeader {
+  state: JobState;
+  /** Tries started so far (counted when a try is fetched). */
+  attempt: number;
+  maxAttempts: number;
+  /** Fencing token of the current or last lease; 0 before the first fetch. */
+  token: number;
+  createdAt: number;
+  startedAt: number;
+  finishedAt: number;
+  /** When a delayed or retrying job becomes due (ms), 0 if it never was delayed. */
+  runAt: number;
+  /** ms a single try may run, 0 for no limit. */
+  timeout: number;
+  backoff: Backoff | undefined;
+  priority: number;
+  /** The last try's error message, if it failed. */
+  error: string | undefined;
+}
+
+// The msgpackr instance for everything docket stores. Plain msgpack (no record extension) so
+// that Lua's cmsgpack can read headers; 64-bit integers decode to numbers where they fit.
+const packr = new Packr({ useRecords: false, // 'auto' (numbers where safe, else bigint) is supported at run time but missing from the types.
+  int64AsType: 'auto' as 'number', mapsAsObjects: true });
+
+export function encodeValue(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
+export function decodeValue(bytes: Uint8Array): unknown {
+  return packr.unpack(bytes);
+}
+
+function headerToArray(h: JobHeader): unknown[] {
+  const b = h.backoff;
+  return [
+    STATE_CODES.indexOf(h.state),
+    h.attempt,
+    h.maxAttempts,
+    h.token,
+    h.createdAt,
+    h.startedAt,
+    h.finishedAt,
+    h.runAt,
+    h.timeout,
+    BACKOFF_TYPES.indexOf(b ? b.type : 'none'),
+    b ? b.delay : 0,
+    b?.max ?? 0,
+    b?.jitter ? 1 : 0,
+    h.priority,
+    h.error ?? false,
+  ];
+}
+
+function num(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  throw new TypeError(`expected a number in the job header, got ${typeof value}`);
+}
+
+function arrayToHeader(a: unknown[]): JobHeader {
+  if (a.length < 15) throw new TypeError(`job header has ${a.length} fields, expected 15`);
+  const state = STATE_CODES[num(a[0])];
+  if (state === undefined) throw new TypeError(`unknown job state code ${String(a[0])}`);
+  const backoffType = BACKOFF_TYPES[num(a[9])];
+  if (backoffType === undefined) throw new TypeError(`unknown backoff code ${String(a[9])}`);
+  const backoff: Backoff | undefined =
+    backoffType === 'none'
+      ? undefined
+      : { type: backoffType, delay: num(a[10]), ...(num(a[11]) > 0 ? { max: num(a[11]) } : {}), jitter: num(a[12]) === 1 };
+  return {
+    state,
+    attempt: num(a[1]),
+    maxAttempts: num(a[2]),
+    token: num(a[3]),
+    createdAt: num(a[4]),
+    startedAt: num(a[5]),
+    finishedAt: num(a[6]),
+    runAt: num(a[7]),
+    timeout: num(a[8]),
+    backoff,
+    priority: num(a[13]),
+    error: typeof a[14] === 'string' ? a[14] : undefined,
+  };
+}
+
+/**
+ * A record is: one format byte, a 2-byte big-endian header length, the header (msgpack
+ * array), then the payload exactly as encoded. Lua rewrites only the header; the payload
+ * bytes pass through untouched, so any msgpackr type survives.
+ */
+export function encodeRecord(header: JobHeader, payload: Uint8Array): Buffer {
+  const head = packr.pack(headerToArray(header));
+  if (head.length > 0xffff) throw new DocketError('NOT_ENCODABLE', 'job header is larger than 64 KiB');
+  const prefix = Buffer.allocUnsafe(3);
+  prefix[0] = RECORD_FORMAT;
+  prefix.writeUInt16BE(head.length, 1);
+  return Buffer.concat([prefix, head, payload]);
+}
+
+export interface DecodedRecord {
+  header: JobHeader;
+  /** The payload bytes, still encoded: decode them with {@link decodeValue}. */
+  payload: Buffer;
+}
+
+/** Splits and decodes a record's header; throws a `CORRUPT_RECORD` DocketError if it cannot. */
+export function decodeRecord(bytes: Buffer, jobId?: string): DecodedRecord {
+  try {
+    if (bytes.length < 3 || bytes[0] !== RECORD_FORMAT) {
+      throw new TypeError(`unknown record format byte ${bytes.length === 0 ? 'none' : String(bytes[0])}`);
+    }
+    const headLength = bytes.readUInt16BE(1);
+    if (bytes.length < 3 + headLength) throw new TypeError('record is shorter than its header length');
+    const raw = packr.unpack(bytes.subarray(3, 3 + headLength));
+    if (!Array.isArray(raw)) throw new TypeError('job header is not an array');
+    return { header: arrayToHeader(raw), payload: bytes.subarray(3 + headLength) };
+  } catch (cause) {
+    throw new DocketError('CORRUPT_RECORD', `job record cannot be decoded: ${(cause as Error).message}`, {
+      cause,
+      ...(jobId === undefined ? {} : { jobId }),
+    });
+  }
+}

@@ -1,0 +1,63 @@
+import { DocketError } from './errors.js';
+
+/**
+ * Argument checks shared by every public function. Each message names the option, what was
+ * expected and what was got: "Expected `attempts` to be an integer >= 1, got `0`".
+ */
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return value.toString();
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+  if (Array.isArray(value)) return 'an array';
+  if (value !== null && typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+export function invalid(name: string, expected: string, value: unknown): DocketError {
+  return new DocketError('INVALID_ARGUMENT', `Expected \`${name}\` to be ${expected}, got \`${describe(value)}\``);
+}
+
+/** An integer within [min, max]. */
+export function checkInteger(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw invalid(name, `an integer ${range}`, value);
+  }
+  return value;
+}
+
+export function optionalInteger(name: string, value: unknown, min: number, max?: number): number | undefined {
+  return value === undefined ? undefined : checkInteger(name, value, min, max);
+}
+
+export function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw invalid(name, 'a boolean', value);
+  return value;
+}
+
+export function checkPlainObject(name: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(name, 'an object', value);
+  return value as Record<string, unknown>;
+}
+
+/** Rejects keys the caller did not expect, so a typo (`atempts`) is an error, not a silent default. */
+export function checkKnownKeys(name: string, value: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new DocketError(
+        'INVALID_ARGUMENT',
+        `Unknown option \`${name}.${key}\`; expected one of ${known.map((k) => `\`${k}\``).join(', ')}`,
+      );
+    }
+  }
+}
+
+export function checkOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw invalid(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  }
+  return value as T;
+}

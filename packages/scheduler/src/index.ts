@@ -1,0 +1,3 @@
+// Strategies
+export { getStrategy, type Strategy } from './strategy.js';
+export { fifo } from './strategies/fifo.js';

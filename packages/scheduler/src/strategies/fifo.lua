@@ -1,0 +1,18 @@
+-- strategy fifo: oldest first.
+-- Uses K_WAITING as a list: new jobs are pushed on the left and popped from the right;
+-- a job that comes back unfinished is pushed on the right, so it is next out again.
+local function strategy_push(id, priority)
+  redis.call('LPUSH', K_WAITING, id)
+end
+
+local function strategy_return(id, priority)
+  redis.call('RPUSH', K_WAITING, id)
+end
+
+local function strategy_pop(n)
+  return redis.call('RPOP', K_WAITING, n) or {}
+end
+
+local function strategy_count()
+  return redis.call('LLEN', K_WAITING)
+end

@@ -1,0 +1,36 @@
+import { DocketError, type StrategyName } from '@docket/protocol';
+import { fifo } from './strategies/fifo.js';
+
+/**
+ * A scheduling strategy decides how a waiting job is stored when it is pushed and which job
+ * is handed out next. It is a Lua fragment, composed into the scripts that enqueue, fetch and
+ * retry jobs (after protocol's RECORD_LUA, so it may use K_WAITING and K_META), which is what
+ * keeps every push and pop one atomic script call.
+ *
+ * The fragment must define these local functions, each O(log n) or better:
+ *
+ * - `strategy_push(id, priority)`: a new, promoted or retried job becomes ready.
+ * - `strategy_return(id, priority)`: a job handed out earlier comes back without having run to
+ *   an end (its consumer released it or died); it should be the next one out again where the
+ *   order allows.
+ * - `strategy_pop(n)`: removes and returns up to n ids, in start order (an empty table if none).
+ * - `strategy_count()`: the number of waiting jobs.
+ *
+ * Adding a strategy means adding a file beside fifo.ts with its .lua and adding it to the registry below.
+ */
+export interface Strategy {
+  readonly name: StrategyName;
+  readonly lua: string;
+}
+
+const registry: Partial<Record<StrategyName, Strategy>> = { fifo };
+
+/** The strategy a queue definition names; throws if this build does not provide it. */
+export function getStrategy(name: StrategyName): Strategy {
+  const strategy = registry[name];
+  if (!strategy) {
+    const known = Object.keys(registry).map((n) => `'${n}'`).join(', ');
+    throw new DocketError('INVALID_ARGUMENT', `Expected \`strategy\` to be one of ${known}, got \`'${name}'\` (not available yet)`);
+  }
+  return strategy;
+}
