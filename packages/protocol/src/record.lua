@@ -28,9 +28,12 @@ local function read_record(rec)
   return header, string.sub(rec, 4 + hlen)
 end
 
+-- Stores the record and returns its bytes.
 local function write_record(id, header, body)
   local packed = cmsgpack.pack(header)
-  redis.call('HSET', K_JOBS, id, struct.pack('>BI2', 1, #packed) .. packed .. body)
+  local rec = struct.pack('>BI2', 1, #packed) .. packed .. body
+  redis.call('HSET', K_JOBS, id, rec)
+  return rec
 end
 
 -- Server time in ms: every deadline and due time uses the Redis clock, not the clients'.

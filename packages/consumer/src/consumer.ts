@@ -1,0 +1,577 @@
+import { EventEmitter } from 'node:events';
+import {
+  type JobHeader,
+  type QueueDefinition,
+  type QueueKeys,
+  type RedisClient,
+  DocketError,
+  LuaScript,
+  RECORD_LUA,
+  checkInteger,
+  checkKnownKeys,
+  checkPlainObject,
+  composeLua,
+  decodeRecord,
+  decodeValue,
+  describe,
+  ensureQueueMeta,
+  openConnection,
+  queueKeyList,
+  queueKeys,
+  redisError,
+} from '@docket/protocol';
+import { getStrategy } from '@docket/scheduler';
+import type { Redis } from 'ioredis';
+import { backoffDelay } from './backoff.js';
+import type { HandlerContext, Job } from './job.js';
+import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from './options.js';
+import renewLua from './renew.lua';
+import stepLua from './step.lua';
+
+/** The consumer's events and their listener arguments. */
+export interface ConsumerEvents {
+  /** A try succeeded and the job is completed. */
+  completed: [job: Job, result: unknown];
+  /** A try failed (followed by 'retrying' or 'dead'). */
+  failed: [job: Job, error: unknown];
+  /** A failed job will run again after `delay` ms. */
+  retrying: [job: Job, error: unknown, delay: number];
+  /** A job ran out of attempts or cannot run at all; it stays in the dead set with its error. */
+  dead: [job: Job, error: unknown];
+  /** A handler reported progress. */
+  progress: [job: Job, value: unknown];
+  /** Something went wrong outside a handler (Redis trouble, a lost lease). The consumer keeps going. */
+  error: [error: Error];
+}
+
+type ReportKind = 'c' | 'f' | 'x' | 'r';
+
+interface QueueRuntime {
+  def: QueueDefinition;
+  keys: QueueKeys;
+  keyList: string[];
+  step: LuaScript;
+  renew: LuaScript;
+  /** Reports on finished tries, sent with the next step call on this queue. */
+  reports: Report[];
+}
+
+/** One leased try, from fetch until Redis has taken its report (or the lease is lost). */
+interface Lease {
+  rt: QueueRuntime;
+  job: Job;
+  header: JobHeader;
+  controller: AbortController;
+  timer: NodeJS.Timeout | undefined;
+  /** The try's outcome is decided (first of: handler settled, timeout, release). */
+  reported: boolean;
+  /** Another consumer owns the job now; nothing about this try may be reported. */
+  lost: boolean;
+}
+
+interface Report {
+  kind: ReportKind;
+  lease: Lease;
+  message: string;
+  delay: number;
+  error?: unknown;
+  result?: unknown;
+  /** Sent before in a call whose reply was lost; a refusal now most likely means it was applied. */
+  resent?: boolean;
+}
+
+interface StepResult {
+  leased: number;
+  /** ms until the next delayed job is due, Infinity if none. */
+  nextDueIn: number;
+}
+
+const MAX_ERROR_LENGTH = 4096;
+const BLOCK_GRACE_MS = 10_000;
+
+function errorMessage(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : `non-Error thrown: ${describe(error)}`;
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 3)}...` : text;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The worker runtime: leases jobs from its queues, runs them with the handler (at most
+ * `concurrency` at once), renews their leases, reports outcomes, retries with backoff, and
+ * shuts down without losing a job.
+ *
+ * @example
+ * const consumer = new Consumer({ connection: process.env.REDIS_URL, queues: [emails], concurrency: 50,
+ *   handler: async (job, { signal }) => sendEmail(job.payload, { signal }) });
+ * consumer.on('dead', (job, err) => log.error({ id: job.id, err }));
+ * await consumer.start();
+ */
+export class Consumer<Q extends QueueDefinition = QueueDefinition> extends EventEmitter<ConsumerEvents> {
+  readonly #opts: ResolvedConsumerOptions;
+  readonly #queues: QueueRuntime[];
+  #client: RedisClient | undefined;
+  #owned = false;
+  #blocking: Redis | undefined;
+  /** Tries whose handler is still running: what counts against `concurrency`. */
+  readonly #running = new Set<Lease>();
+  /** Tries whose lease this consumer still holds in Redis (running or awaiting their report). */
+  readonly #leases = new Set<Lease>();
+  #state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
+  #loopDone: Promise<void> | undefined;
+  #wakeLoop: (() => void) | undefined;
+  #blocked = false;
+  #flushing: Promise<void> | undefined;
+  #flushAgain = false;
+  #renewTimer: NodeJS.Timeout | undefined;
+  #renewing = false;
+  #closing: Promise<void> | undefined;
+  #lastConnectionError: Error | undefined;
+  #lastConnectionErrorAt = 0;
+
+  constructor(options: ConsumerOptions<Q>) {
+    super();
+    this.#opts = resolveConsumerOptions(options);
+    this.#queues = this.#opts.queues.map((def) => {
+      const keys = queueKeys(this.#opts.prefix, def.name);
+      const strategy = getStrategy(def.strategy);
+      return {
+        def,
+        keys,
+        keyList: queueKeyList(keys),
+        step: new LuaScript('step', composeLua(RECORD_LUA, strategy.lua, stepLua)),
+        renew: new LuaScript('renew', composeLua(RECORD_LUA, renewLua)),
+        reports: [],
+      };
+    });
+  }
+
+  /** Jobs whose handler is running right now. */
+  get activeCount(): number {
+    return this.#running.size;
+  }
+
+  /**
+   * Connects, checks each queue's meta (protocol version and strategy), warns about unsafe
+   * Redis settings, and starts fetching. Rejects if Redis cannot be reached within
+   * `connectTimeout` ms (default 10 s) or a queue is defined differently elsewhere.
+   */
+  async start({ connectTimeout = 10_000 }: { connectTimeout?: number } = {}): Promise<void> {
+    checkInteger('connectTimeout', connectTimeout, 1);
+    if (this.#state !== 'new') throw new DocketError('INVALID_ARGUMENT', `start() was already called (the consumer is ${this.#state})`);
+    this.#state = 'starting';
+    // Commands wait for a reconnect instead of failing (a consumer outlives Redis restarts);
+    // in-flight commands are not replayed blindly, since replaying a fetch would lease jobs twice.
+    const { client, owned } = openConnection(this.#opts.connection, {
+      maxRetriesPerRequest: null,
+      autoResendUnfulfilledCommands: false,
+    });
+    this.#client = client;
+    this.#owned = owned;
+    client.on('error', (err: Error) => this.#connectionError(err));
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const detail = this.#lastConnectionError ? `: ${this.#lastConnectionError.message}` : '';
+          reject(new DocketError('REDIS_ERROR', `Could not reach Redis within ${connectTimeout} ms${detail}`));
+        }, connectTimeout);
+      });
+      try {
+        await Promise.race([Promise.all(this.#queues.map((rt) => ensureQueueMeta(client, rt.keys, rt.def))), timedOut]);
+      } finally {
+        clearTimeout(timer);
+      }
+    } catch (err) {
+      this.#state = 'closed';
+      if (owned) client.disconnect();
+      throw err;
+    }
+    await this.#checkRedisConfig(client);
+    this.#blocking = (client as Redis).duplicate({
+      maxRetriesPerRequest: null,
+      autoResendUnfulfilledCommands: false,
+      enableAutoPipelining: false,
+    });
+    this.#blocking.on('error', (err: Error) => this.#connectionError(err));
+    const renewEvery = Math.max(50, Math.floor(this.#opts.leaseDuration / 3));
+    this.#renewTimer = setInterval(() => void this.#renewLeases(), renewEvery);
+    this.#state = 'running';
+    this.#loopDone = this.#loop();
+  }
+
+  /**
+   * Stops fetching, waits up to `timeout` ms for running tries to finish, then releases the
+   * rest: their handlers' signals abort and the jobs go back to waiting at once, with no
+   * attempt counted, for another consumer to run. Resolves when every outcome is in Redis.
+   */
+  close(options: { timeout?: number } = {}): Promise<void> {
+    const o = checkPlainObject('options', options);
+    checkKnownKeys('options', o, ['timeout']);
+    const timeout = options.timeout === undefined ? 10_000 : checkInteger('timeout', options.timeout, 0);
+    this.#closing ??= this.#close(timeout);
+    return this.#closing;
+  }
+
+  async #close(timeout: number): Promise<void> {
+    const wasStarted = this.#state === 'running';
+    this.#state = 'closing';
+    if (!wasStarted) {
+      this.#state = 'closed';
+      return;
+    }
+    this.#wakeLoop?.();
+    this.#blocking?.disconnect();
+    await this.#loopDone;
+
+    if (this.#running.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const allDone = new Promise<void>((resolve) => {
+        const check = () => (this.#running.size === 0 ? resolve() : (this.#wakeLoop = check));
+        check();
+      });
+      await Promise.race([allDone, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))]);
+      clearTimeout(timer);
+      this.#wakeLoop = undefined;
+    }
+    for (const lease of this.#running) {
+      lease.controller.abort(
+        new DocketError('CLOSED', `The consumer is closing; job "${lease.job.id}" goes back to waiting for another consumer`, {
+          jobId: lease.job.id,
+          queue: lease.job.queue,
+        }),
+      );
+      this.#decide(lease, 'r');
+    }
+    // Hand every outcome to Redis, retrying while it is briefly unreachable.
+    const deadline = Date.now() + Math.max(timeout, 5_000);
+    for (;;) {
+      try {
+        await this.#flushReports();
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) {
+          this.#emitError(redisError(err, 'Reporting outcomes while closing'));
+          break;
+        }
+        await sleep(200);
+      }
+    }
+    clearInterval(this.#renewTimer);
+    this.#state = 'closed';
+    if (this.#owned) {
+      try {
+        await this.#client?.quit();
+      } catch {
+        this.#client?.disconnect();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- fetch loop
+
+  async #loop(): Promise<void> {
+    let failures = 0;
+    while (this.#state === 'running') {
+      try {
+        const free = this.#opts.concurrency - this.#running.size;
+        if (free <= 0 && !this.#hasReports()) {
+          await new Promise<void>((resolve) => (this.#wakeLoop = resolve));
+          this.#wakeLoop = undefined;
+          continue;
+        }
+        let leased = 0;
+        let nextDueIn = Number.POSITIVE_INFINITY;
+        // Queues in order of preference: a later queue only gets the slots earlier ones left.
+        for (const rt of this.#queues) {
+          const want = this.#state === 'running' ? free - leased : 0;
+          if (want <= 0 && rt.reports.length === 0) continue;
+          const result = await this.#step(rt, Math.max(want, 0));
+          leased += result.leased;
+          nextDueIn = Math.min(nextDueIn, result.nextDueIn);
+        }
+        failures = 0;
+        if (leased === 0 && !this.#hasReports() && this.#state === 'running') {
+          await this.#block(Math.min(nextDueIn, this.#opts.pollInterval));
+        }
+      } catch (err) {
+        if (this.#state !== 'running') break;
+        failures++;
+        this.#emitError(redisError(err, 'Fetching jobs'));
+        await sleep(Math.min(2_000, 25 * 2 ** failures));
+      }
+    }
+  }
+
+  /** Blocks on the queues' wake-up keys until a producer (or another consumer) pushes a token. */
+  async #block(ms: number): Promise<void> {
+    const blocking = this.#blocking;
+    if (!blocking || ms <= 0) return;
+    const seconds = Math.max(ms, 10) / 1000;
+    let watchdog: NodeJS.Timeout | undefined;
+    this.#blocked = true;
+    try {
+      await Promise.race([
+        blocking.blpop(...this.#queues.map((rt) => rt.keys.wake), seconds.toFixed(3)),
+        // A blocking connection can go silent without an error (a half-open TCP connection
+        // after a failover): if the reply is long overdue, reconnect and carry on.
+        new Promise<void>((resolve) => {
+          watchdog = setTimeout(() => {
+            blocking.disconnect(true);
+            resolve();
+          }, ms + BLOCK_GRACE_MS);
+        }),
+      ]);
+    } finally {
+      clearTimeout(watchdog);
+      this.#blocked = false;
+    }
+  }
+
+  /** One step call on one queue: its pending reports, then up to `want` new leases. */
+  async #step(rt: QueueRuntime, want: number): Promise<StepResult> {
+    const client = this.#client as RedisClient;
+    const reports = rt.reports.splice(0);
+    const { leaseDuration, keepCompleted, keepDead } = this.#opts;
+    const args: (string | number)[] = [
+      leaseDuration,
+      want,
+      keepCompleted.count,
+      keepCompleted.age,
+      keepDead.count,
+      keepDead.age,
+      reports.length,
+    ];
+    for (const r of reports) args.push(r.kind, r.lease.job.id, r.lease.job.token, r.message, r.delay);
+    let reply: [number[], (Buffer | number)[], number, number];
+    try {
+      reply = (await rt.step.run(client, rt.keyList, args)) as typeof reply;
+    } catch (err) {
+      for (const r of reports) r.resent = true;
+      rt.reports.unshift(...reports);
+      throw err;
+    }
+    const [outcomes, leased, now, nextDue] = reply;
+    reports.forEach((report, i) => this.#settle(report, Number(outcomes[i])));
+    for (let i = 0; i < leased.length; i += 3) {
+      this.#startTry(rt, String(leased[i]), Number(leased[i + 1]), leased[i + 2] as Buffer);
+    }
+    return { leased: leased.length / 3, nextDueIn: nextDue < 0 ? Number.POSITIVE_INFINITY : nextDue - now };
+  }
+
+  // ---------------------------------------------------------------- running tries
+
+  #startTry(rt: QueueRuntime, id: string, token: number, record: Buffer): void {
+    let header: JobHeader;
+    let payload: unknown;
+    let decodeError: unknown;
+    try {
+      const decoded = decodeRecord(record, id);
+      header = decoded.header;
+      payload = decodeValue(decoded.payload);
+    } catch (err) {
+      decodeError = err;
+      header = { state: 'active', attempt: 1, maxAttempts: 1, token, createdAt: 0, startedAt: 0, finishedAt: 0, runAt: 0, timeout: 0, backoff: undefined, priority: 0, error: undefined };
+    }
+    const job: Job = Object.freeze({
+      id,
+      queue: rt.def.name,
+      payload,
+      attempt: header.attempt,
+      maxAttempts: header.maxAttempts,
+      priority: header.priority,
+      createdAt: header.createdAt,
+      token,
+    });
+    const lease: Lease = { rt, job, header, controller: new AbortController(), timer: undefined, reported: false, lost: false };
+    this.#leases.add(lease);
+    if (decodeError !== undefined) {
+      // A record that cannot be decoded can never run: bury it with the reason.
+      this.#decide(lease, 'x', new DocketError('CORRUPT_RECORD', `payload cannot be decoded: ${(decodeError as Error).message}`, { cause: decodeError, jobId: id, queue: rt.def.name }));
+      return;
+    }
+    if (this.#state !== 'running') {
+      this.#decide(lease, 'r'); // fetched while closing: hand it straight back
+      return;
+    }
+    this.#running.add(lease);
+    const timeout = header.timeout || this.#opts.timeout;
+    if (timeout > 0) {
+      lease.timer = setTimeout(() => {
+        const err = new DocketError('TIMEOUT', `Job "${id}" try ${header.attempt} timed out after ${timeout} ms`, { jobId: id, queue: rt.def.name });
+        lease.controller.abort(err);
+        this.#decide(lease, 'f', err);
+      }, timeout);
+    }
+    const context: HandlerContext = {
+      signal: lease.controller.signal,
+      progress: (value) => this.#emitSafe('progress', job, value),
+    };
+    let outcome: Promise<unknown>;
+    try {
+      outcome = Promise.resolve(this.#opts.handler(job as Job<never>, context));
+    } catch (err) {
+      outcome = Promise.reject(err);
+    }
+    outcome
+      .then(
+        (result) => this.#decide(lease, 'c', undefined, result),
+        (err: unknown) => this.#decide(lease, 'f', err),
+      )
+      .finally(() => {
+        clearTimeout(lease.timer);
+        this.#running.delete(lease);
+        this.#wakeLoop?.();
+      });
+  }
+
+  /** Records a try's outcome, once; it reaches Redis with the next step call. */
+  #decide(lease: Lease, kind: ReportKind, error?: unknown, result?: unknown): void {
+    if (lease.reported) return;
+    lease.reported = true;
+    clearTimeout(lease.timer);
+    if (lease.lost) {
+      this.#leases.delete(lease);
+      return;
+    }
+    const report: Report = { kind, lease, message: '', delay: 0 };
+    if (kind === 'f' || kind === 'x') {
+      report.error = error;
+      report.message = errorMessage(error);
+      if (kind === 'f') report.delay = backoffDelay(lease.header.backoff, lease.job.attempt);
+    } else if (kind === 'c') {
+      report.result = result;
+    }
+    lease.rt.reports.push(report);
+    if (this.#blocked || this.#state !== 'running') {
+      this.#flushReports().catch((err: unknown) => {
+        this.#emitError(redisError(err, 'Reporting job outcomes'));
+        setTimeout(() => this.#flushReports().catch(() => {}), 1_000).unref();
+      });
+    } else {
+      this.#wakeLoop?.();
+    }
+  }
+
+  /** Sends pending reports without fetching (used while the loop is blocked or closing). */
+  #flushReports(): Promise<void> {
+    if (this.#flushing) {
+      this.#flushAgain = true;
+      return this.#flushing;
+    }
+    this.#flushing = (async () => {
+      do {
+        this.#flushAgain = false;
+        for (const rt of this.#queues) if (rt.reports.length > 0) await this.#step(rt, 0);
+      } while (this.#flushAgain);
+    })().finally(() => (this.#flushing = undefined));
+    return this.#flushing;
+  }
+
+  /** Redis has answered a report: emit the matching events. */
+  #settle(report: Report, outcome: number): void {
+    const { lease, kind } = report;
+    this.#leases.delete(lease);
+    const { job } = lease;
+    if (outcome < 0) {
+      if (kind === 'r' || report.resent) return; // nothing to release / most likely applied before the reply was lost
+      this.#emitError(
+        new DocketError(
+          'LEASE_LOST',
+          `The outcome of job "${job.id}" try ${job.attempt} was refused: its lease expired (the consumer stalled or lost Redis ` +
+            `for longer than leaseDuration, ${this.#opts.leaseDuration} ms) and the job was recovered or handed to another consumer`,
+          { jobId: job.id, queue: job.queue },
+        ),
+      );
+      return;
+    }
+    if (kind === 'c') {
+      this.#emitSafe('completed', job, report.result);
+    } else if (kind === 'f' || kind === 'x') {
+      this.#emitSafe('failed', job, report.error);
+      if (outcome === 5) this.#emitSafe('dead', job, report.error);
+      else this.#emitSafe('retrying', job, report.error, report.delay);
+    }
+  }
+
+  /** Extends the leases of every try this consumer still holds; a refused renewal means the job is gone. */
+  async #renewLeases(): Promise<void> {
+    if (this.#renewing || this.#leases.size === 0 || !this.#client) return;
+    this.#renewing = true;
+    try {
+      const byQueue = new Map<QueueRuntime, Lease[]>();
+      for (const lease of this.#leases) {
+        if (lease.lost) continue;
+        const list = byQueue.get(lease.rt) ?? [];
+        list.push(lease);
+        byQueue.set(lease.rt, list);
+      }
+      for (const [rt, leases] of byQueue) {
+        const args: (string | number)[] = [this.#opts.leaseDuration];
+        for (const lease of leases) args.push(lease.job.id, lease.job.token);
+        const reply = (await rt.renew.run(this.#client, rt.keyList, args)) as number[];
+        leases.forEach((lease, i) => {
+          if (reply[i] === 1 || !this.#leases.has(lease)) return;
+          lease.lost = true;
+          this.#leases.delete(lease);
+          const err = new DocketError(
+            'LEASE_LOST',
+            `Lost the lease of job "${lease.job.id}" try ${lease.job.attempt}: it expired (the consumer stalled or lost Redis for ` +
+              `longer than leaseDuration, ${this.#opts.leaseDuration} ms) and the job was recovered; this try's outcome will be discarded`,
+            { jobId: lease.job.id, queue: lease.job.queue },
+          );
+          lease.controller.abort(err);
+          this.#emitError(err);
+        });
+      }
+    } catch (err) {
+      this.#emitError(redisError(err, 'Renewing leases'));
+    } finally {
+      this.#renewing = false;
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  #hasReports(): boolean {
+    return this.#queues.some((rt) => rt.reports.length > 0);
+  }
+
+  async #checkRedisConfig(client: RedisClient): Promise<void> {
+    try {
+      const reply = (await client.config('GET', 'maxmemory-policy')) as string[];
+      const policy = reply[1];
+      if (policy !== undefined && policy !== 'noeviction') {
+        this.#opts.logger.warn(
+          `[docket] Redis maxmemory-policy is '${policy}': under memory pressure Redis may evict job data and lose jobs. ` +
+            "Set 'maxmemory-policy noeviction' on the Redis that holds docket's queues.",
+        );
+      }
+    } catch {
+      // CONFIG may be disabled (managed Redis, ACL): nothing to check then.
+    }
+  }
+
+  #connectionError(err: Error): void {
+    this.#lastConnectionError = err;
+    const now = Date.now();
+    if (now - this.#lastConnectionErrorAt < 5_000 || this.#state === 'closing' || this.#state === 'closed') return;
+    this.#lastConnectionErrorAt = now;
+    this.#emitError(redisError(err, 'The Redis connection'));
+  }
+
+  /** 'error' without listeners would crash the process: log instead. */
+  #emitError(err: Error): void {
+    if (this.listenerCount('error') > 0) this.#emitSafe('error', err);
+    else this.#opts.logger.error(`[docket] ${err.message}`, err);
+  }
+
+  /** A throwing listener must not break the consumer's bookkeeping. */
+  #emitSafe<E extends keyof ConsumerEvents>(event: E, ...args: ConsumerEvents[E]): void {
+    try {
+      (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
+    } catch (err) {
+      this.#opts.logger.error(`[docket] a '${event}' listener threw`, err);
+    }
+  }
+}

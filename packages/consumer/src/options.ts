@@ -1,0 +1,144 @@
+import {
+  type ConnectionInput,
+  type QueueDefinition,
+  DEFAULT_PREFIX,
+  DocketError,
+  checkInteger,
+  checkKnownKeys,
+  checkPlainObject,
+  checkPrefix,
+  checkQueue,
+  invalid,
+} from '@docket/protocol';
+import type { Handler } from './job.js';
+
+/** How many finished jobs of one kind a queue keeps, and for how long. */
+export interface Retention {
+  /** Most jobs kept; older ones are removed first. */
+  count: number;
+  /** ms a finished job is kept. */
+  age: number;
+}
+
+/** Where the consumer writes warnings (for instance about Redis settings). */
+export interface Logger {
+  warn(message: string): void;
+  error(message: string, error?: unknown): void;
+}
+
+export interface ConsumerOptions<Q extends QueueDefinition = QueueDefinition> {
+  /** A Redis URL, ioredis options, or an ioredis instance (which docket then does not close). */
+  connection: ConnectionInput;
+  /** The queues to run jobs from, in order of preference (the first non-empty one is served first). */
+  queues: readonly Q[];
+  /** Runs one try of a job. */
+  handler: Handler<Q>;
+  /**
+   * How many jobs run at once. The consumer never holds more jobs than this.
+   * @default 1
+   */
+  concurrency?: number;
+  /**
+   * Prefix of every key; producers and consumers of a queue must use the same one.
+   * @default 'docket'
+   */
+  prefix?: string;
+  /**
+   * ms a lease lasts. The consumer renews it every third of this while the handler runs; a
+   * consumer that dies (or stalls) for longer loses its jobs to other consumers.
+   * @default 30000
+   */
+  leaseDuration?: number;
+  /**
+   * Longest ms an idle consumer blocks before it looks for expired leases of dead consumers.
+   * New jobs and due delayed jobs wake it at once regardless.
+   * @default 5000
+   */
+  pollInterval?: number;
+  /**
+   * ms a try may run when its job sets no `timeout`.
+   * @default no limit
+   */
+  timeout?: number;
+  /**
+   * Completed jobs kept per queue.
+   * @default { count: 1000, age: 86400000 } (1,000 jobs, 24 h)
+   */
+  keepCompleted?: Retention;
+  /**
+   * Dead jobs kept per queue.
+   * @default { count: 10000, age: 604800000 } (10,000 jobs, 7 days)
+   */
+  keepDead?: Retention;
+  /**
+   * Where warnings go.
+   * @default console
+   */
+  logger?: Logger;
+}
+
+export interface ResolvedConsumerOptions {
+  connection: ConnectionInput;
+  queues: QueueDefinition[];
+  handler: Handler;
+  concurrency: number;
+  prefix: string;
+  leaseDuration: number;
+  pollInterval: number;
+  timeout: number;
+  keepCompleted: Retention;
+  keepDead: Retention;
+  logger: Logger;
+}
+
+const KEYS = [
+  'connection',
+  'queues',
+  'handler',
+  'concurrency',
+  'prefix',
+  'leaseDuration',
+  'pollInterval',
+  'timeout',
+  'keepCompleted',
+  'keepDead',
+  'logger',
+] as const;
+
+function checkRetention(name: string, value: unknown, fallback: Retention): Retention {
+  if (value === undefined) return fallback;
+  const r = checkPlainObject(name, value);
+  checkKnownKeys(name, r, ['count', 'age']);
+  return {
+    count: r.count === undefined ? fallback.count : checkInteger(`${name}.count`, r.count, 0),
+    age: r.age === undefined ? fallback.age : checkInteger(`${name}.age`, r.age, 1),
+  };
+}
+
+export function resolveConsumerOptions(options: unknown): ResolvedConsumerOptions {
+  const o = checkPlainObject('options', options);
+  checkKnownKeys('options', o, KEYS);
+  if (!Array.isArray(o.queues) || o.queues.length === 0) throw invalid('queues', 'a non-empty array of queues from defineQueue()', o.queues);
+  const queues = o.queues.map((q, i) => checkQueue(q, `queues[${i}]`));
+  const names = new Set(queues.map((q) => q.name));
+  if (names.size !== queues.length) throw new DocketError('INVALID_ARGUMENT', 'Expected `queues` to name each queue once');
+  if (typeof o.handler !== 'function') throw invalid('handler', 'a function (job, context) => result', o.handler);
+  const leaseDuration = o.leaseDuration === undefined ? 30_000 : checkInteger('leaseDuration', o.leaseDuration, 100);
+  const logger = o.logger === undefined ? console : (o.logger as Logger);
+  if (typeof logger?.warn !== 'function' || typeof logger.error !== 'function') {
+    throw invalid('logger', 'an object with warn() and error() methods', o.logger);
+  }
+  return {
+    connection: o.connection as ConnectionInput,
+    queues,
+    handler: o.handler as Handler,
+    concurrency: o.concurrency === undefined ? 1 : checkInteger('concurrency', o.concurrency, 1, 10_000),
+    prefix: o.prefix === undefined ? DEFAULT_PREFIX : checkPrefix(o.prefix),
+    leaseDuration,
+    pollInterval: o.pollInterval === undefined ? 5_000 : checkInteger('pollInterval', o.pollInterval, 10, 600_000),
+    timeout: o.timeout === undefined ? 0 : checkInteger('timeout', o.timeout, 1),
+    keepCompleted: checkRetention('keepCompleted', o.keepCompleted, { count: 1_000, age: 24 * 3_600_000 }),
+    keepDead: checkRetention('keepDead', o.keepDead, { count: 10_000, age: 7 * 24 * 3_600_000 }),
+    logger,
+  };
+}

@@ -1,0 +1,22 @@
+-- docket consumer: extend the leases of jobs a consumer is still running.
+-- KEYS: the queue keys (see record.lua).
+-- ARGV[1] lease ms, then pairs: id, token.
+-- Returns one value per pair: 1 renewed, 0 lost (the job was recovered or leased to another
+-- consumer; the caller must stop treating it as its own).
+-- Guarantees: only the holder of the current token can extend a lease.
+local lease_ms = tonumber(ARGV[1])
+local now = now_ms()
+local out = {}
+for i = 2, #ARGV, 2 do
+  local id, token = ARGV[i], tonumber(ARGV[i + 1])
+  local ok = 0
+  if redis.call('ZSCORE', K_ACTIVE, id) then
+    local header = read_record(redis.call('HGET', K_JOBS, id))
+    if header and header[H_TOKEN] == token then
+      redis.call('ZADD', K_ACTIVE, 'XX', now + lease_ms, id)
+      ok = 1
+    end
+  end
+  out[#out + 1] = ok
+end
+return out

@@ -1,0 +1,148 @@
+-- docket consumer: one step of a consumer on one queue, atomically:
+--   1. apply the consumer's reports on finished tries (fenced by lease token),
+--   2. promote delayed jobs that are due, 3. recover expired leases,
+--   4. lease up to N waiting jobs, in the strategy's order.
+-- KEYS: the queue keys (see record.lua).
+-- ARGV[1] lease ms, ARGV[2] N (jobs to lease, 0 for none),
+-- ARGV[3..6] keep-completed count, keep-completed age ms, keep-dead count, keep-dead age ms,
+-- ARGV[7] R, the number of reports, then 5 values per report:
+--   kind ('c' completed, 'f' failed (retry if attempts remain), 'x' failed for good,
+--   'r' released unfinished: back to waiting, the try not counted), id, token,
+--   error message ('' if none), retry delay ms.
+-- Returns { outcomes, leased, server time ms, next delayed due ms or -1 }:
+--   outcomes: one per report: -1 refused (the lease is not current: another consumer owns the
+--   job or it was recovered), else the job's new state code;
+--   leased: flat id, token, record for each leased job.
+-- Guarantees: a report counts only with the current token of a job that is still active, so
+-- a late ack after a lost lease never completes a job twice; every job leaves `active` only
+-- through a report, a recovery or a release; the waiting structure is touched only through
+-- the strategy; work per call is bounded.
+local lease_ms = tonumber(ARGV[1])
+local want = tonumber(ARGV[2])
+local keep_completed, completed_age = tonumber(ARGV[3]), tonumber(ARGV[4])
+local keep_dead, dead_age = tonumber(ARGV[5]), tonumber(ARGV[6])
+local n_reports = tonumber(ARGV[7])
+local now = now_ms()
+local BATCH = 1000
+
+local outcomes = {}
+local finished_completed, finished_dead, readied = false, false, false
+for i = 0, n_reports - 1 do
+  local base = 8 + i * 5
+  local kind, id, token = ARGV[base], ARGV[base + 1], tonumber(ARGV[base + 2])
+  local message, delay = ARGV[base + 3], tonumber(ARGV[base + 4])
+  local outcome = -1
+  if redis.call('ZSCORE', K_ACTIVE, id) then
+    local header, body = read_record(redis.call('HGET', K_JOBS, id))
+    if header and header[H_TOKEN] == token then
+      redis.call('ZREM', K_ACTIVE, id)
+      if kind == 'c' then
+        header[H_STATE] = S_COMPLETED
+        header[H_FINISHED] = now
+        write_record(id, header, body)
+        redis.call('ZADD', K_COMPLETED, now, id)
+        finished_completed = true
+      elseif kind == 'r' then
+        header[H_STATE] = S_WAITING
+        header[H_ATTEMPT] = header[H_ATTEMPT] - 1
+        write_record(id, header, body)
+        strategy_return(id, header[H_PRIORITY])
+        readied = true
+      elseif kind == 'x' or header[H_ATTEMPT] >= header[H_MAX_ATTEMPTS] then
+        bury(id, header, body, now, message)
+        finished_dead = true
+      else
+        header[H_STATE] = S_FAILED
+        header[H_ERROR] = message
+        if delay > 0 then
+          header[H_RUN_AT] = now + delay
+          write_record(id, header, body)
+          schedule_delayed(id, now + delay)
+        else
+          write_record(id, header, body)
+          strategy_push(id, header[H_PRIORITY])
+          readied = true
+        end
+      end
+      outcome = header[H_STATE]
+    end
+  end
+  outcomes[#outcomes + 1] = outcome
+end
+
+-- Due delayed jobs (new or retrying) become ready through the strategy.
+local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now, 'LIMIT', 0, BATCH)
+for i = 1, #due do
+  local id = due[i]
+  local raw = redis.call('HGET', K_JOBS, id)
+  local header, body = read_record(raw)
+  if header then
+    if header[H_STATE] == S_DELAYED then
+      header[H_STATE] = S_WAITING
+      write_record(id, header, body)
+    end
+    strategy_push(id, header[H_PRIORITY])
+    readied = true
+  elseif raw then
+    bury_corrupt(id, raw, now, body)
+  end
+end
+if #due > 0 then redis.call('ZREM', K_DELAYED, unpack(due)) end
+
+-- Expired leases: the consumer died or stalled. The try counts; the job is handed out again
+-- (first in line where the strategy allows) or, on its last attempt, buried.
+local expired = redis.call('ZRANGEBYSCORE', K_ACTIVE, '-inf', now, 'LIMIT', 0, BATCH)
+for i = 1, #expired do
+  local id = expired[i]
+  local raw = redis.call('HGET', K_JOBS, id)
+  local header, body = read_record(raw)
+  if header then
+    local reason = 'lease expired: the consumer running try ' .. header[H_ATTEMPT] .. ' died or stalled'
+    if header[H_ATTEMPT] >= header[H_MAX_ATTEMPTS] then
+      bury(id, header, body, now, reason)
+      finished_dead = true
+    else
+      header[H_STATE] = S_WAITING
+      header[H_ERROR] = reason
+      write_record(id, header, body)
+      strategy_return(id, header[H_PRIORITY])
+      readied = true
+    end
+  elseif raw then
+    bury_corrupt(id, raw, now, body)
+  end
+end
+if #expired > 0 then redis.call('ZREM', K_ACTIVE, unpack(expired)) end
+
+local leased = {}
+if want > 0 then
+  local ids = strategy_pop(want)
+  for i = 1, #ids do
+    local id = ids[i]
+    local raw = redis.call('HGET', K_JOBS, id)
+    local header, body = read_record(raw)
+    if header then
+      local token = redis.call('HINCRBY', K_META, 'tokens', 1)
+      header[H_STATE] = S_ACTIVE
+      header[H_ATTEMPT] = header[H_ATTEMPT] + 1
+      header[H_TOKEN] = token
+      header[H_STARTED] = now
+      local rec = write_record(id, header, body)
+      redis.call('ZADD', K_ACTIVE, now + lease_ms, id)
+      leased[#leased + 1] = id
+      leased[#leased + 1] = token
+      leased[#leased + 1] = rec
+    elseif raw then
+      bury_corrupt(id, raw, now, body)
+      finished_dead = true
+    end
+  end
+end
+-- More work than this consumer took: pass the wake-up on to the next idle consumer.
+if (readied or #leased > 0) and strategy_count() > 0 then wake() end
+
+if finished_completed then trim_finished(K_COMPLETED, now, keep_completed, completed_age, BATCH) end
+if finished_dead then trim_finished(K_DEAD, now, keep_dead, dead_age, BATCH) end
+
+local next_due = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
+return { outcomes, leased, now, tonumber(next_due[2]) or -1 }
