@@ -21,8 +21,9 @@ import {
   redisError,
 } from '@docket/protocol';
 import { getStrategy } from '@docket/scheduler';
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { backoffDelay } from './backoff.js';
+import { inflightGuard } from './inflight.js';
 import type { HandlerContext, Job } from './job.js';
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from './options.js';
 import renewLua from './renew.lua';
@@ -111,8 +112,9 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   readonly #opts: ResolvedConsumerOptions;
   readonly #queues: QueueRuntime[];
   #client: RedisClient | undefined;
-  #owned = false;
   #blocking: Redis | undefined;
+  #guard: <T>(call: Promise<T>) => Promise<T> = (call) => call;
+  #guardBlocking: <T>(call: Promise<T>) => Promise<T> = (call) => call;
   /** Tries whose handler is still running: what counts against `concurrency`. */
   readonly #running = new Set<Lease>();
   /** Tries whose lease this consumer still holds in Redis (running or awaiting their report). */
@@ -160,40 +162,42 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     checkInteger('connectTimeout', connectTimeout, 1);
     if (this.#state !== 'new') throw new DocketError('INVALID_ARGUMENT', `start() was already called (the consumer is ${this.#state})`);
     this.#state = 'starting';
-    // Commands wait for a reconnect instead of failing (a consumer outlives Redis restarts);
-    // in-flight commands are not replayed blindly, since replaying a fetch would lease jobs twice.
-    const { client, owned } = openConnection(this.#opts.connection, {
+    // The consumer runs on connections of its own (a client passed in is duplicated, never
+    // reconfigured). They reconnect forever, but queue nothing while disconnected and replay
+    // nothing after a reconnect: a replayed fetch would lease jobs twice. Calls made during an
+    // outage fail at once and the loop retries them; calls in flight when the connection
+    // drops are failed by the in-flight guard.
+    const overrides: RedisOptions = {
       maxRetriesPerRequest: null,
       autoResendUnfulfilledCommands: false,
-    });
+      enableOfflineQueue: false,
+      enableAutoPipelining: false,
+    };
+    const given = openConnection(this.#opts.connection, overrides);
+    const client = given.owned ? given.client : (given.client as Redis).duplicate(overrides);
     this.#client = client;
-    this.#owned = owned;
     client.on('error', (err: Error) => this.#connectionError(err));
+    this.#guard = inflightGuard(client);
     try {
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const detail = this.#lastConnectionError ? `: ${this.#lastConnectionError.message}` : '';
-          reject(new DocketError('REDIS_ERROR', `Could not reach Redis within ${connectTimeout} ms${detail}`));
-        }, connectTimeout);
-      });
-      try {
-        await Promise.race([Promise.all(this.#queues.map((rt) => ensureQueueMeta(client, rt.keys, rt.def))), timedOut]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await this.#waitReady(client, connectTimeout);
+      await Promise.all(this.#queues.map((rt) => ensureQueueMeta(client, rt.keys, rt.def)));
     } catch (err) {
       this.#state = 'closed';
-      if (owned) client.disconnect();
+      client.disconnect();
       throw err;
     }
     await this.#checkRedisConfig(client);
-    this.#blocking = (client as Redis).duplicate({
-      maxRetriesPerRequest: null,
-      autoResendUnfulfilledCommands: false,
-      enableAutoPipelining: false,
-    });
+    this.#blocking = (client as Redis).duplicate(overrides);
     this.#blocking.on('error', (err: Error) => this.#connectionError(err));
+    this.#guardBlocking = inflightGuard(this.#blocking);
+    try {
+      await this.#waitReady(this.#blocking, connectTimeout);
+    } catch (err) {
+      this.#state = 'closed';
+      this.#blocking.disconnect();
+      client.disconnect();
+      throw err;
+    }
     const renewEvery = Math.max(50, Math.floor(this.#opts.leaseDuration / 3));
     this.#renewTimer = setInterval(() => void this.#renewLeases(), renewEvery);
     this.#state = 'running';
@@ -259,12 +263,11 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     }
     clearInterval(this.#renewTimer);
     this.#state = 'closed';
-    if (this.#owned) {
-      try {
-        await this.#client?.quit();
-      } catch {
-        this.#client?.disconnect();
-      }
+    this.#blocking?.disconnect();
+    try {
+      await this.#client?.quit();
+    } catch {
+      this.#client?.disconnect();
     }
   }
 
@@ -297,7 +300,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       } catch (err) {
         if (this.#state !== 'running') break;
         failures++;
-        this.#emitError(redisError(err, 'Fetching jobs'));
+        this.#redisTrouble(err, 'Fetching jobs');
         await sleep(Math.min(2_000, 25 * 2 ** failures));
       }
     }
@@ -312,7 +315,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     this.#blocked = true;
     try {
       await Promise.race([
-        blocking.blpop(...this.#queues.map((rt) => rt.keys.wake), seconds.toFixed(3)),
+        this.#guardBlocking(blocking.blpop(...this.#queues.map((rt) => rt.keys.wake), seconds.toFixed(3))),
         // A blocking connection can go silent without an error (a half-open TCP connection
         // after a failover): if the reply is long overdue, reconnect and carry on.
         new Promise<void>((resolve) => {
@@ -345,7 +348,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     for (const r of reports) args.push(r.kind, r.lease.job.id, r.lease.job.token, r.message, r.delay);
     let reply: [number[], (Buffer | number)[], number, number];
     try {
-      reply = (await rt.step.run(client, rt.keyList, args)) as typeof reply;
+      reply = (await this.#guard(rt.step.run(client, rt.keyList, args))) as typeof reply;
     } catch (err) {
       for (const r of reports) r.resent = true;
       rt.reports.unshift(...reports);
@@ -445,7 +448,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     lease.rt.reports.push(report);
     if (this.#blocked || this.#state !== 'running') {
       this.#flushReports().catch((err: unknown) => {
-        this.#emitError(redisError(err, 'Reporting job outcomes'));
+        this.#redisTrouble(err, 'Reporting job outcomes');
         setTimeout(() => this.#flushReports().catch(() => {}), 1_000).unref();
       });
     } else {
@@ -509,7 +512,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       for (const [rt, leases] of byQueue) {
         const args: (string | number)[] = [this.#opts.leaseDuration];
         for (const lease of leases) args.push(lease.job.id, lease.job.token);
-        const reply = (await rt.renew.run(this.#client, rt.keyList, args)) as number[];
+        const reply = (await this.#guard(rt.renew.run(this.#client, rt.keyList, args))) as number[];
         leases.forEach((lease, i) => {
           if (reply[i] === 1 || !this.#leases.has(lease)) return;
           lease.lost = true;
@@ -525,13 +528,31 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         });
       }
     } catch (err) {
-      this.#emitError(redisError(err, 'Renewing leases'));
+      this.#redisTrouble(err, 'Renewing leases');
     } finally {
       this.#renewing = false;
     }
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** Resolves once the client is ready; rejects with the last connection error after `timeout` ms. */
+  #waitReady(client: RedisClient, timeout: number): Promise<void> {
+    if (client.status === 'ready') return Promise.resolve();
+    if (client.status === 'wait') void client.connect().catch(() => {});
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.off('ready', onReady);
+        const detail = this.#lastConnectionError ? `: ${this.#lastConnectionError.message}` : '';
+        reject(new DocketError('REDIS_ERROR', `Could not reach Redis within ${timeout} ms${detail}`));
+      }, timeout);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      client.once('ready', onReady);
+    });
+  }
 
   #hasReports(): boolean {
     return this.#queues.some((rt) => rt.reports.length > 0);
@@ -554,10 +575,15 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
 
   #connectionError(err: Error): void {
     this.#lastConnectionError = err;
+    this.#redisTrouble(err, 'The Redis connection');
+  }
+
+  /** Redis trouble is reported at most once per 5 s: an outage must not flood the logs. */
+  #redisTrouble(err: unknown, what: string): void {
     const now = Date.now();
     if (now - this.#lastConnectionErrorAt < 5_000 || this.#state === 'closing' || this.#state === 'closed') return;
     this.#lastConnectionErrorAt = now;
-    this.#emitError(redisError(err, 'The Redis connection'));
+    this.#emitError(redisError(err, what));
   }
 
   /** 'error' without listeners would crash the process: log instead. */

@@ -1,0 +1,95 @@
+// close({ timeout }): stop fetching, let running tries finish up to the timeout, release the rest.
+import { Consumer } from '@docket/consumer';
+import { Producer, defineQueue } from '@docket/producer';
+import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(() => redis.stop());
+
+describe('closing a consumer with jobs in flight', () => {
+  it('leaves no job active and none lost; released jobs run elsewhere with no attempt counted', async () => {
+    const prefix = uniquePrefix();
+    const queue = defineQueue(`close-${prefix}`);
+    const producer = new Producer({ connection: redis.url, prefix });
+    const client = redis.client();
+    const keys = `${prefix}:{${queue.name}}`;
+    // Even payloads finish quickly; odd ones run until their signal aborts.
+    const jobs = await producer.enqueueMany(queue, Array.from({ length: 12 }, (_, i) => ({ payload: { i } })));
+    const aborted: string[] = [];
+    const finished: string[] = [];
+    const first = new Consumer({
+      connection: redis.url,
+      prefix,
+      queues: [queue],
+      concurrency: 6,
+      handler: async (job, { signal }) => {
+        const { i } = job.payload as { i: number };
+        if (i % 2 === 0) {
+          await new Promise((r) => setTimeout(r, 150));
+          finished.push(job.id);
+          return;
+        }
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        aborted.push(job.id);
+        throw signal.reason;
+      },
+    });
+    await first.start();
+    await waitUntil(() => first.activeCount === 6, { what: 'six running jobs' });
+    await first.close({ timeout: 400 });
+
+    expect(await client.zcard(`${keys}:active`)).toBe(0);
+    expect(aborted.length).toBeGreaterThan(0); // some tries were really interrupted
+    // Every job is accounted for: completed, or waiting again.
+    const completed = new Set(await client.zrange(`${keys}:completed`, 0, -1));
+    const waiting = new Set(await client.lrange(`${keys}:waiting`, 0, -1));
+    for (const { id } of jobs) expect(completed.has(id) || waiting.has(id), `job ${id}`).toBe(true);
+    expect(completed.size + waiting.size).toBe(jobs.length);
+    for (const id of aborted) {
+      const job = await producer.getJob(queue, id);
+      expect(job?.state).toBe('waiting');
+      expect(job?.attempts).toBe(0); // a release does not count as a try
+    }
+
+    const attemptsSeen: number[] = [];
+    const second = new Consumer({
+      connection: redis.url,
+      prefix,
+      queues: [queue],
+      concurrency: 6,
+      handler: async (job) => void attemptsSeen.push(job.attempt),
+    });
+    await second.start();
+    await waitUntil(async () => (await client.zcard(`${keys}:completed`)) === jobs.length, { what: 'all jobs completed' });
+    expect(attemptsSeen.every((a) => a === 1)).toBe(true);
+    await second.close();
+    await producer.close();
+  });
+
+  it('with a generous timeout lets running tries finish instead of releasing them', async () => {
+    const prefix = uniquePrefix();
+    const queue = defineQueue(`close2-${prefix}`);
+    const producer = new Producer({ connection: redis.url, prefix });
+    await producer.enqueueMany(queue, Array.from({ length: 4 }, (_, i) => ({ payload: { i } })));
+    const consumer = new Consumer({
+      connection: redis.url,
+      prefix,
+      queues: [queue],
+      concurrency: 4,
+      handler: async () => new Promise((r) => setTimeout(r, 300)),
+    });
+    let completed = 0;
+    consumer.on('completed', () => completed++);
+    await consumer.start();
+    await waitUntil(() => consumer.activeCount === 4, { what: 'four running jobs' });
+    await consumer.close({ timeout: 5_000 });
+    expect(completed).toBe(4);
+    const client = redis.client();
+    expect(await client.zcard(`${prefix}:{${queue.name}}:completed`)).toBe(4);
+    await producer.close();
+  });
+});
