@@ -225,7 +225,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       return;
     }
     this.#wakeLoop?.();
-    this.#blocking?.disconnect();
+    this.#dropBlocking();
     await this.#loopDone;
 
     if (this.#running.size > 0) {
@@ -263,7 +263,6 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     }
     clearInterval(this.#renewTimer);
     this.#state = 'closed';
-    this.#blocking?.disconnect();
     try {
       await this.#client?.quit();
     } catch {
@@ -535,6 +534,18 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /**
+   * Ends the blocking connection at once. `disconnect()` alone half-closes a socket that is
+   * blocked in BLPOP, and ioredis only destroys it after a 2 s timer that keeps the process
+   * alive after close() has resolved.
+   */
+  #dropBlocking(): void {
+    const blocking = this.#blocking;
+    if (!blocking) return;
+    blocking.disconnect();
+    (blocking as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+  }
 
   /** Resolves once the client is ready; rejects with the last connection error after `timeout` ms. */
   #waitReady(client: RedisClient, timeout: number): Promise<void> {

@@ -25,7 +25,8 @@ export function closeOnSignal(
       return;
     }
     closing = true;
-    process.stderr.write(`[docket] ${signal}: closing (up to ${timeout} ms for running jobs; signal again to exit now)\n`);
+    const again = exit ? '; signal again to exit now' : '';
+    process.stderr.write(`[docket] ${signal}: closing (up to ${timeout} ms for running jobs${again})\n`);
     target.close({ timeout }).then(
       () => exit && process.exit(0),
       (err: unknown) => {

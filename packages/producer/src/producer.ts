@@ -26,7 +26,7 @@ import {
 import { getStrategy } from '@docket/scheduler';
 import enqueueLua from './enqueue.lua';
 import { type JobInfo, toJobInfo } from './job-info.js';
-import { type JobOptions, checkPayloadArgument, normalizeJobOptions } from './options.js';
+import { type JobOptions, type NormalizedJob, checkPayloadArgument, normalizeJobOptions } from './options.js';
 
 export interface ProducerOptions {
   /** A Redis URL, ioredis options, or an ioredis instance (which docket then does not close). */
@@ -108,7 +108,7 @@ export class Producer {
    * await producer.enqueue(emails, { to: 'a@b.c' }, { id: 'welcome:42', delay: 5_000 });
    */
   async enqueue<Payload>(queue: QueueDefinition<Payload>, payload: Payload, opts?: JobOptions): Promise<EnqueuedJob> {
-    const [job] = await this.#enqueue(queue, [{ payload, ...(opts === undefined ? {} : { opts }) }]);
+    const [job] = await this.#enqueue(queue, [{ payload, ...(opts === undefined ? {} : { opts }) }], false);
     return job as EnqueuedJob;
   }
 
@@ -118,10 +118,10 @@ export class Producer {
    */
   async enqueueMany<Payload>(queue: QueueDefinition<Payload>, jobs: readonly JobToEnqueue<Payload>[]): Promise<EnqueuedJob[]> {
     if (!Array.isArray(jobs)) throw invalid('jobs', 'an array of { payload, opts }', jobs);
-    return this.#enqueue(queue, jobs);
+    return this.#enqueue(queue, jobs, true);
   }
 
-  async #enqueue(queueArg: QueueDefinition, jobs: readonly JobToEnqueue<unknown>[]): Promise<EnqueuedJob[]> {
+  async #enqueue(queueArg: QueueDefinition, jobs: readonly JobToEnqueue<unknown>[], many: boolean): Promise<EnqueuedJob[]> {
     this.#checkOpen();
     const queue = checkQueue(queueArg);
     const now = Date.now();
@@ -130,9 +130,17 @@ export class Producer {
     for (let i = 0; i < jobs.length; i++) {
       const item = jobs[i];
       if (typeof item !== 'object' || item === null) throw invalid(`jobs[${i}]`, 'an object { payload, opts }', item);
-      checkPayloadArgument(item.payload);
-      const job = normalizeJobOptions(queue, item.opts, now);
-      const payload = encodeChecked(item.payload, this.#maxPayloadBytes);
+      let job: NormalizedJob;
+      let payload: Buffer;
+      try {
+        checkPayloadArgument(item.payload);
+        job = normalizeJobOptions(queue, item.opts, now);
+        payload = encodeChecked(item.payload, this.#maxPayloadBytes);
+      } catch (err) {
+        // In a batch, say which job was refused (nothing of the batch has been sent).
+        if (!many || !(err instanceof DocketError)) throw err;
+        throw new DocketError(err.code, `jobs[${i}]: ${err.message}`, { cause: err, queue: queue.name });
+      }
       const record = encodeRecord(
         {
           state: job.delay > 0 ? 'delayed' : 'waiting',
