@@ -1,0 +1,41 @@
+// @ts-check
+// The queue definitions, shared by the HTTP service (producer side) and the workers
+// (consumer side). Both must agree on names and strategies: docket records a queue's
+// strategy in Redis and refuses a process that defines the same queue differently.
+import { defineQueue } from '@docket/protocol';
+
+/**
+ * Fields every demo payload carries. The first two steer the simulated work; `enqueuedAt`
+ * is stamped by the server so the workers can report enqueue-to-start latency.
+ * @typedef {object} DemoFields
+ * @property {number} [workMs] how long the handler pretends to work
+ * @property {number} [failTimes] the first `failTimes` tries of the job throw
+ * @property {number} [enqueuedAt] epoch ms, set by the server just before enqueueing
+ */
+
+/** @typedef {DemoFields & { to: string, template?: string }} EmailPayload */
+/** @typedef {DemoFields & { account: string, month?: string }} ReportPayload */
+
+/**
+ * Many small, independent jobs: first in, first out.
+ * @type {import('@docket/protocol').QueueDefinition<EmailPayload, { messageId: string }>}
+ */
+export const emails = defineQueue('emails', { strategy: 'fifo' });
+
+/**
+ * Fewer, heavier jobs. Meant to be a 'priority' queue (the highest `priority` option starts
+ * first), but @docket/scheduler ships only 'fifo' so far and refuses other strategies; the
+ * driver sends priorities only when this says 'priority', so switching is this one line.
+ * @type {import('@docket/protocol').QueueDefinition<ReportPayload, { rows: number }>}
+ */
+export const reports = defineQueue('reports', { strategy: 'fifo' });
+
+/**
+ * What clients name in `{ kind }`, mapped to the queue that runs it. The HTTP API talks in
+ * kinds so that clients never see queue names (which are part of the Redis key layout).
+ * @type {Readonly<Record<string, import('@docket/protocol').QueueDefinition<any>>>}
+ */
+export const queuesByKind = Object.freeze({ email: emails, report: reports });
+
+/** Every queue, in the order workers prefer them: reports first, they are the scarcer work. */
+export const allQueues = [reports, emails];
