@@ -21,7 +21,7 @@ import {
   redisError,
 } from '@docket/protocol';
 import { getStrategy } from '@docket/scheduler';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { backoffDelay } from './backoff.js';
 import { inflightGuard } from './inflight.js';
 import type { HandlerContext, Job } from './job.js';
@@ -97,6 +97,15 @@ function errorMessage(error: unknown): string {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** A new connection like `client`, with `overrides` (for a Cluster: on every node). */
+function duplicate(client: RedisClient, overrides: RedisOptions): RedisClient {
+  if ((client as Cluster).isCluster) {
+    const cluster = client as Cluster;
+    return cluster.duplicate(undefined, { redisOptions: { ...cluster.options.redisOptions, ...overrides } });
+  }
+  return (client as Redis).duplicate(overrides);
+}
+
 /**
  * The worker runtime: leases jobs from its queues, runs them with the handler (at most
  * `concurrency` at once), renews their leases, reports outcomes, retries with backoff, and
@@ -120,6 +129,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   /** Tries whose lease this consumer still holds in Redis (running or awaiting their report). */
   readonly #leases = new Set<Lease>();
   #state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
+  #starting: Promise<void> | undefined;
   #loopDone: Promise<void> | undefined;
   #wakeLoop: (() => void) | undefined;
   #blocked = false;
@@ -158,10 +168,17 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
    * Redis settings, and starts fetching. Rejects if Redis cannot be reached within
    * `connectTimeout` ms (default 10 s) or a queue is defined differently elsewhere.
    */
-  async start({ connectTimeout = 10_000 }: { connectTimeout?: number } = {}): Promise<void> {
+  start({ connectTimeout = 10_000 }: { connectTimeout?: number } = {}): Promise<void> {
     checkInteger('connectTimeout', connectTimeout, 1);
-    if (this.#state !== 'new') throw new DocketError('INVALID_ARGUMENT', `start() was already called (the consumer is ${this.#state})`);
+    if (this.#state !== 'new') {
+      return Promise.reject(new DocketError('INVALID_ARGUMENT', `start() was already called (the consumer is ${this.#state})`));
+    }
     this.#state = 'starting';
+    this.#starting = this.#start(connectTimeout);
+    return this.#starting;
+  }
+
+  async #start(connectTimeout: number): Promise<void> {
     // The consumer runs on connections of its own (a client passed in is duplicated, never
     // reconfigured). They reconnect forever, but queue nothing while disconnected and replay
     // nothing after a reconnect: a replayed fetch would lease jobs twice. Calls made during an
@@ -173,8 +190,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       enableOfflineQueue: false,
       enableAutoPipelining: false,
     };
-    const given = openConnection(this.#opts.connection, overrides);
-    const client = given.owned ? given.client : (given.client as Redis).duplicate(overrides);
+    const given = openConnection(this.#opts.connection, {}, overrides);
+    const client = given.owned ? given.client : duplicate(given.client, overrides);
     this.#client = client;
     client.on('error', (err: Error) => this.#connectionError(err));
     this.#guard = inflightGuard(client);
@@ -187,7 +204,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       throw err;
     }
     await this.#checkRedisConfig(client);
-    this.#blocking = (client as Redis).duplicate(overrides);
+    this.#blocking = duplicate(client, overrides) as Redis;
     this.#blocking.on('error', (err: Error) => this.#connectionError(err));
     this.#guardBlocking = inflightGuard(this.#blocking);
     try {
@@ -197,6 +214,10 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       this.#blocking.disconnect();
       client.disconnect();
       throw err;
+    }
+    if (this.#state !== 'starting') {
+      // close() was called while connecting: it waits for this, then closes.
+      return;
     }
     const renewEvery = Math.max(50, Math.floor(this.#opts.leaseDuration / 3));
     this.#renewTimer = setInterval(() => void this.#renewLeases(), renewEvery);
@@ -218,8 +239,17 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   }
 
   async #close(timeout: number): Promise<void> {
+    const wasStarting = this.#state === 'starting';
     const wasStarted = this.#state === 'running';
     this.#state = 'closing';
+    if (wasStarting) {
+      // Let start() finish connecting (it sees 'closing' and starts nothing), then let go.
+      await this.#starting?.catch(() => {});
+      this.#dropBlocking();
+      this.#client?.disconnect();
+      this.#state = 'closed';
+      return;
+    }
     if (!wasStarted) {
       this.#state = 'closed';
       return;

@@ -27,8 +27,11 @@ export interface Logger {
 }
 
 export interface ConsumerOptions<Q extends QueueDefinition = QueueDefinition> {
-  /** A Redis URL, ioredis options, or an ioredis instance (which docket then does not close). */
-  connection: ConnectionInput;
+  /**
+   * A Redis URL, ioredis options, or an ioredis instance (which docket then does not close).
+   * @default 'redis://127.0.0.1:6379'
+   */
+  connection?: ConnectionInput;
   /** The queues to run jobs from, in order of preference (the first non-empty one is served first). */
   queues: readonly Q[];
   /** Runs one try of a job. */

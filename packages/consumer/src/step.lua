@@ -85,6 +85,7 @@ for i = 1, #due do
     readied = true
   elseif raw then
     bury_corrupt(id, raw, now, body)
+    finished_dead = true
   end
 end
 if #due > 0 then redis.call('ZREM', K_DELAYED, unpack(due)) end
@@ -110,13 +111,16 @@ for i = 1, #expired do
     end
   elseif raw then
     bury_corrupt(id, raw, now, body)
+    finished_dead = true
   end
 end
 if #expired > 0 then redis.call('ZREM', K_ACTIVE, unpack(expired)) end
 
 local leased = {}
+local popped = 0
 if want > 0 then
   local ids = strategy_pop(want)
+  popped = #ids
   for i = 1, #ids do
     local id = ids[i]
     local raw = redis.call('HGET', K_JOBS, id)
@@ -139,7 +143,7 @@ if want > 0 then
   end
 end
 -- More work than this consumer took: pass the wake-up on to the next idle consumer.
-if (readied or #leased > 0) and strategy_count() > 0 then wake() end
+if (readied or popped > 0) and strategy_count() > 0 then wake() end
 
 if finished_completed then trim_finished(K_COMPLETED, now, keep_completed, completed_age, BATCH) end
 if finished_dead then trim_finished(K_DEAD, now, keep_dead, dead_age, BATCH) end

@@ -92,4 +92,20 @@ describe('closing a consumer with jobs in flight', () => {
     expect(await client.zcard(`${prefix}:{${queue.name}}:completed`)).toBe(4);
     await producer.close();
   });
+
+  it('called while start() is still connecting: the consumer never fetches and start() settles', async () => {
+    const prefix = uniquePrefix();
+    const queue = defineQueue(`close3-${prefix}`);
+    const producer = new Producer({ connection: redis.url, prefix });
+    let ran = 0;
+    const consumer = new Consumer({ connection: redis.url, prefix, queues: [queue], handler: async () => void ran++ });
+    const started = consumer.start();
+    await consumer.close();
+    await started;
+    const { id } = await producer.enqueue(queue, { late: true });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ran).toBe(0);
+    expect((await producer.getJob(queue, id))?.state).toBe('waiting');
+    await producer.close();
+  });
 });

@@ -1,4 +1,4 @@
-import { type JobState, decodeRecord, decodeValue } from '@docket/protocol';
+import { DocketError, type JobState, decodeRecord, decodeValue } from '@docket/protocol';
 
 /** A snapshot of a job, as `getJob` returns it. */
 export interface JobInfo<Payload = unknown> {
@@ -9,6 +9,7 @@ export interface JobInfo<Payload = unknown> {
   attempts: number;
   maxAttempts: number;
   priority: number;
+  /** undefined for a dead job whose payload could not be decoded (its `error` says why). */
   payload: Payload;
   /** The last failed try's error message. */
   error?: string;
@@ -23,7 +24,21 @@ export interface JobInfo<Payload = unknown> {
 }
 
 export function toJobInfo<Payload>(queue: string, id: string, record: Buffer): JobInfo<Payload> {
-  const { header, payload } = decodeRecord(record, id);
+  const { header, payload: bytes } = decodeRecord(record, id);
+  let payload: unknown;
+  try {
+    payload = decodeValue(bytes);
+  } catch (cause) {
+    // A job buried because its payload could not be decoded is still worth showing: its
+    // error says why. Anywhere else, undecodable bytes are corruption to report.
+    if (header.state !== 'dead') {
+      throw new DocketError('CORRUPT_RECORD', `the payload of job "${id}" cannot be decoded: ${(cause as Error).message}`, {
+        cause,
+        jobId: id,
+        queue,
+      });
+    }
+  }
   const info: JobInfo<Payload> = {
     id,
     queue,
@@ -31,7 +46,7 @@ export function toJobInfo<Payload>(queue: string, id: string, record: Buffer): J
     attempts: header.attempt,
     maxAttempts: header.maxAttempts,
     priority: header.priority,
-    payload: decodeValue(payload) as Payload,
+    payload: payload as Payload,
     timestamps: { created: header.createdAt },
   };
   if (header.error !== undefined) info.error = header.error;

@@ -29,8 +29,11 @@ import { type JobInfo, toJobInfo } from './job-info.js';
 import { type JobOptions, type NormalizedJob, checkPayloadArgument, normalizeJobOptions } from './options.js';
 
 export interface ProducerOptions {
-  /** A Redis URL, ioredis options, or an ioredis instance (which docket then does not close). */
-  connection: ConnectionInput;
+  /**
+   * A Redis URL, ioredis options, or an ioredis instance (which docket then does not close).
+   * @default 'redis://127.0.0.1:6379'
+   */
+  connection?: ConnectionInput;
   /**
    * Prefix of every key; producers and consumers of a queue must use the same one.
    * @default 'docket'

@@ -7,7 +7,7 @@ import { describe } from './validate.js';
  * How to reach Redis: a URL (`redis://`, `rediss://`), ioredis options, or an existing
  * ioredis `Redis`/`Cluster` instance. docket closes only the connections it created.
  */
-export type ConnectionInput = string | RedisOptions | RedisClient;
+export type ConnectionInput = string | RedisOptions | RedisClient | undefined;
 
 export interface OpenedConnection {
   client: RedisClient;
@@ -22,24 +22,22 @@ function isClient(value: object): value is RedisClient {
 
 /**
  * Turns a {@link ConnectionInput} into a client. `defaults` apply only to clients docket
- * creates (an instance the caller passes is used exactly as configured).
+ * creates, under the caller's options; `forced` apply over them (settings docket's
+ * correctness depends on). An instance the caller passes is returned as it is.
  */
-export function openConnection(input: unknown, defaults: RedisOptions = {}): OpenedConnection {
-  if (input === undefined) {
-    throw new DocketError(
-      'INVALID_ARGUMENT',
-      'Expected `connection` to be a Redis URL, ioredis options or an ioredis instance, got `undefined`',
-    );
-  }
+export function openConnection(input: unknown, defaults: RedisOptions = {}, forced: RedisOptions = {}): OpenedConnection {
+  // Like ioredis itself, no connection means the local default (also what an unset
+  // REDIS_URL gives): a wrong guess shows up as a connection error, not as lost jobs.
+  if (input === undefined) return { client: new Redis({ ...defaults, ...forced }), owned: true };
   if (typeof input === 'string') {
     if (!/^rediss?:\/\//.test(input)) {
       throw new DocketError('INVALID_ARGUMENT', `Expected \`connection\` to be a redis:// or rediss:// URL, got \`${describe(input)}\``);
     }
-    return { client: new Redis(input, defaults), owned: true };
+    return { client: new Redis(input, { ...defaults, ...forced }), owned: true };
   }
   if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
     if (isClient(input)) return { client: input, owned: false };
-    return { client: new Redis({ ...defaults, ...(input as RedisOptions) }), owned: true };
+    return { client: new Redis({ ...defaults, ...(input as RedisOptions), ...forced }), owned: true };
   }
   throw new DocketError(
     'INVALID_ARGUMENT',

@@ -25,7 +25,9 @@ export async function ensureQueueMeta(client: RedisClient, keys: QueueKeys, queu
     throw new DocketError(
       'QUEUE_MISMATCH',
       `Queue "${queue.name}" uses docket protocol version ${version}, but this process speaks version ${PROTOCOL_VERSION}` +
-        (newer ? '; upgrade the @docket packages of this process' : '; drain the queue or upgrade the processes that use it'),
+        (newer
+          ? '; upgrade the @docket packages of this process'
+          : `; upgrade the processes that use it, or start a new queue (another name or prefix) and delete this one's keys (${keys.meta.slice(0, -'meta'.length)}*)`),
       { queue: queue.name },
     );
   }
@@ -33,7 +35,7 @@ export async function ensureQueueMeta(client: RedisClient, keys: QueueKeys, queu
     throw new DocketError(
       'QUEUE_MISMATCH',
       `Queue "${queue.name}" is recorded with strategy '${strategy}', but this definition says '${queue.strategy}'; ` +
-        'every producer and consumer must define the queue the same way',
+        "every producer and consumer must define the queue the same way (to change a queue's strategy, use a new queue name)",
       { queue: queue.name },
     );
   }

@@ -27,7 +27,7 @@ const registry: Partial<Record<StrategyName, Strategy>> = { fifo };
 
 /** The strategy a queue definition names; throws if this build does not provide it. */
 export function getStrategy(name: StrategyName): Strategy {
-  const strategy = registry[name];
+  const strategy = Object.hasOwn(registry, name) ? registry[name] : undefined;
   if (!strategy) {
     const known = Object.keys(registry).map((n) => `'${n}'`).join(', ');
     throw new DocketError('INVALID_ARGUMENT', `Expected \`strategy\` to be one of ${known}, got \`'${name}'\` (not available yet)`);
