@@ -1,9 +1,11 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // The sandbox's thread entry is plain JavaScript, started by path beside the bundle.
+  entry: ['src/index.ts', 'src/sandbox-thread.mjs'],
   format: ['esm', 'cjs'],
-  dts: true,
+  dts: { entry: 'src/index.ts' },
+  shims: true,
   clean: true,
   sourcemap: true,
   target: 'node20',

@@ -11,9 +11,11 @@ import {
   checkKnownKeys,
   checkPlainObject,
   composeLua,
+  STATE_CODES,
   decodeRecord,
   decodeValue,
   describe,
+  encodeChecked,
   ensureQueueMeta,
   openConnection,
   queueKeyList,
@@ -24,8 +26,10 @@ import { getStrategy } from '@docket/scheduler';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { backoffDelay } from './backoff.js';
 import { inflightGuard } from './inflight.js';
-import type { HandlerContext, Job } from './job.js';
+import { SandboxPool } from './sandbox.js';
+import type { Handler, HandlerContext, Job } from './job.js';
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from './options.js';
+import progressLua from './progress.lua';
 import renewLua from './renew.lua';
 import stepLua from './step.lua';
 
@@ -39,13 +43,15 @@ export interface ConsumerEvents {
   retrying: [job: Job, error: unknown, delay: number];
   /** A job ran out of attempts or cannot run at all; it stays in the dead set with its error. */
   dead: [job: Job, error: unknown];
+  /** A running job was cancelled (`producer.cancel`) and its try stopped; it is not retried. */
+  cancelled: [job: Job];
   /** A handler reported progress. */
   progress: [job: Job, value: unknown];
   /** Something went wrong outside a handler (Redis trouble, a lost lease). The consumer keeps going. */
   error: [error: Error];
 }
 
-type ReportKind = 'c' | 'f' | 'x' | 'r';
+type ReportKind = 'c' | 'f' | 'x' | 'r' | 'k';
 
 interface QueueRuntime {
   def: QueueDefinition;
@@ -53,6 +59,7 @@ interface QueueRuntime {
   keyList: string[];
   step: LuaScript;
   renew: LuaScript;
+  progress: LuaScript;
   /** Reports on finished tries, sent with the next step call on this queue. */
   reports: Report[];
 }
@@ -68,6 +75,11 @@ interface Lease {
   reported: boolean;
   /** Another consumer owns the job now; nothing about this try may be reported. */
   lost: boolean;
+  /** Why the try was stopped early (timeout or cancellation); it decides the outcome. */
+  stopped: DocketError | undefined;
+  /** Progress waiting to be sent (only the latest counts), and whether a send is under way. */
+  progressPending: Buffer | undefined;
+  progressSending: boolean;
 }
 
 interface Report {
@@ -77,6 +89,8 @@ interface Report {
   delay: number;
   error?: unknown;
   result?: unknown;
+  /** The result, encoded ('' for none). */
+  resultBytes: Buffer | '';
   /** Sent before in a call whose reply was lost; a refusal now most likely means it was applied. */
   resent?: boolean;
 }
@@ -88,6 +102,9 @@ interface StepResult {
 }
 
 const MAX_ERROR_LENGTH = 4096;
+const MAX_PROGRESS_BYTES = 64 * 1024;
+const STATE_DEAD = STATE_CODES.indexOf('dead');
+const STATE_CANCELLED = STATE_CODES.indexOf('cancelled');
 const BLOCK_GRACE_MS = 10_000;
 
 function errorMessage(error: unknown): string {
@@ -122,6 +139,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   readonly #queues: QueueRuntime[];
   #client: RedisClient | undefined;
   #blocking: Redis | undefined;
+  #subscriber: Redis | undefined;
+  #pool: SandboxPool | undefined;
   #guard: <T>(call: Promise<T>) => Promise<T> = (call) => call;
   #guardBlocking: <T>(call: Promise<T>) => Promise<T> = (call) => call;
   /** Tries whose handler is still running: what counts against `concurrency`. */
@@ -153,6 +172,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         keyList: queueKeyList(keys),
         step: new LuaScript('step', composeLua(RECORD_LUA, strategy.lua, stepLua)),
         renew: new LuaScript('renew', composeLua(RECORD_LUA, renewLua)),
+        progress: new LuaScript('progress', composeLua(RECORD_LUA, progressLua)),
         reports: [],
       };
     });
@@ -204,6 +224,18 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       throw err;
     }
     await this.#checkRedisConfig(client);
+    if (this.#opts.sandbox) {
+      const pool = new SandboxPool({ ...this.#opts.sandbox, size: this.#opts.concurrency });
+      try {
+        await pool.start();
+      } catch (err) {
+        this.#state = 'closed';
+        await pool.close();
+        client.disconnect();
+        throw err;
+      }
+      this.#pool = pool;
+    }
     this.#blocking = duplicate(client, overrides) as Redis;
     this.#blocking.on('error', (err: Error) => this.#connectionError(err));
     this.#guardBlocking = inflightGuard(this.#blocking);
@@ -218,6 +250,25 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     if (this.#state !== 'starting') {
       // close() was called while connecting: it waits for this, then closes.
       return;
+    }
+    // Cancellation of running jobs arrives over pub/sub (lease renewal backs it up).
+    const subscriber = duplicate(client, {
+      maxRetriesPerRequest: null,
+      enableAutoPipelining: false,
+      enableOfflineQueue: true, // subscribing is idempotent (and redone after a reconnect)
+      autoResendUnfulfilledCommands: true,
+    }) as Redis;
+    this.#subscriber = subscriber;
+    subscriber.on('error', (err: Error) => this.#connectionError(err));
+    subscriber.on('message', (channel: string, id: string) => this.#onCancelMessage(channel, id));
+    try {
+      await subscriber.subscribe(...this.#queues.map((rt) => rt.keys.cancelChannel));
+    } catch (err) {
+      this.#state = 'closed';
+      subscriber.disconnect();
+      this.#dropBlocking();
+      client.disconnect();
+      throw redisError(err, 'Subscribing to cancellations');
     }
     const renewEvery = Math.max(50, Math.floor(this.#opts.leaseDuration / 3));
     this.#renewTimer = setInterval(() => void this.#renewLeases(), renewEvery);
@@ -245,6 +296,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     if (wasStarting) {
       // Let start() finish connecting (it sees 'closing' and starts nothing), then let go.
       await this.#starting?.catch(() => {});
+      this.#subscriber?.disconnect();
       this.#dropBlocking();
       this.#client?.disconnect();
       this.#state = 'closed';
@@ -293,6 +345,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     }
     clearInterval(this.#renewTimer);
     this.#state = 'closed';
+    this.#subscriber?.disconnect();
+    await this.#pool?.close();
     try {
       await this.#client?.quit();
     } catch {
@@ -374,10 +428,11 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       keepDead.age,
       reports.length,
     ];
-    for (const r of reports) args.push(r.kind, r.lease.job.id, r.lease.job.token, r.message, r.delay);
+    const args2: (string | number | Buffer)[] = args;
+    for (const r of reports) args2.push(r.kind, r.lease.job.id, r.lease.job.token, r.message, r.delay, r.resultBytes);
     let reply: [number[], (Buffer | number)[], number, number];
     try {
-      reply = (await this.#guard(rt.step.run(client, rt.keyList, args))) as typeof reply;
+      reply = (await this.#guard(rt.step.run(client, rt.keyList, args2))) as typeof reply;
     } catch (err) {
       for (const r of reports) r.resent = true;
       rt.reports.unshift(...reports);
@@ -403,7 +458,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       payload = decodeValue(decoded.payload);
     } catch (err) {
       decodeError = err;
-      header = { state: 'active', attempt: 1, maxAttempts: 1, token, createdAt: 0, startedAt: 0, finishedAt: 0, runAt: 0, timeout: 0, backoff: undefined, priority: 0, error: undefined };
+      header = { state: 'active', attempt: 1, maxAttempts: 1, token, createdAt: 0, startedAt: 0, finishedAt: 0, runAt: 0, timeout: 0, backoff: undefined, priority: 0, error: undefined, cancelRequested: false, dedupeFor: 0 };
     }
     const job: Job = Object.freeze({
       id,
@@ -415,7 +470,18 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       createdAt: header.createdAt,
       token,
     });
-    const lease: Lease = { rt, job, header, controller: new AbortController(), timer: undefined, reported: false, lost: false };
+    const lease: Lease = {
+      rt,
+      job,
+      header,
+      controller: new AbortController(),
+      timer: undefined,
+      reported: false,
+      lost: false,
+      stopped: undefined,
+      progressPending: undefined,
+      progressSending: false,
+    };
     this.#leases.add(lease);
     if (decodeError !== undefined) {
       // A record that cannot be decoded can never run: bury it with the reason.
@@ -428,33 +494,87 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     }
     this.#running.add(lease);
     const timeout = header.timeout || this.#opts.timeout;
-    if (timeout > 0) {
+    if (timeout > 0 && !this.#pool) {
+      // The try fails when the handler settles (its slot is free again), never earlier: a
+      // retry must not run beside a try that is still going.
       lease.timer = setTimeout(() => {
-        const err = new DocketError('TIMEOUT', `Job "${id}" try ${header.attempt} timed out after ${timeout} ms`, { jobId: id, queue: rt.def.name });
-        lease.controller.abort(err);
-        this.#decide(lease, 'f', err);
+        this.#stop(lease, new DocketError('TIMEOUT', `Job "${id}" try ${header.attempt} timed out after ${timeout} ms`, { jobId: id, queue: rt.def.name }));
       }, timeout);
     }
     const context: HandlerContext = {
       signal: lease.controller.signal,
-      progress: (value) => this.#emitSafe('progress', job, value),
+      progress: (value) => this.#progress(lease, value),
     };
     let outcome: Promise<unknown>;
     try {
-      outcome = Promise.resolve(this.#opts.handler(job as Job<never>, context));
+      // The pool enforces the timeout itself: it kills the thread, then rejects with TIMEOUT.
+      outcome = this.#pool
+        ? this.#pool.run({ job, timeout, signal: context.signal, onProgress: context.progress })
+        : Promise.resolve((this.#opts.handler as Handler)(job as Job<never>, context));
     } catch (err) {
       outcome = Promise.reject(err);
     }
     outcome
       .then(
-        (result) => this.#decide(lease, 'c', undefined, result),
-        (err: unknown) => this.#decide(lease, 'f', err),
+        (result) => (lease.stopped ? this.#decideStopped(lease) : this.#decide(lease, 'c', undefined, result)),
+        (err: unknown) => (lease.stopped ? this.#decideStopped(lease) : this.#decide(lease, 'f', err)),
       )
       .finally(() => {
         clearTimeout(lease.timer);
         this.#running.delete(lease);
         this.#wakeLoop?.();
       });
+  }
+
+  /** Stops a running try early: its signal aborts; the outcome is decided when it settles. */
+  #stop(lease: Lease, reason: DocketError): void {
+    if (lease.stopped || lease.reported) return;
+    lease.stopped = reason;
+    clearTimeout(lease.timer);
+    lease.controller.abort(reason);
+  }
+
+  #decideStopped(lease: Lease): void {
+    const reason = lease.stopped as DocketError;
+    this.#decide(lease, reason.code === 'CANCELLED' ? 'k' : 'f', reason);
+  }
+
+  /** `producer.cancel` asked to stop a try this consumer runs. */
+  #cancelRequested(lease: Lease): void {
+    this.#stop(
+      lease,
+      new DocketError('CANCELLED', `Job "${lease.job.id}" was cancelled`, { jobId: lease.job.id, queue: lease.job.queue }),
+    );
+  }
+
+  #onCancelMessage(channel: string, id: string): void {
+    for (const lease of this.#running) {
+      if (lease.job.id === id && lease.rt.keys.cancelChannel === channel) this.#cancelRequested(lease);
+    }
+  }
+
+  /** Stores the latest progress value (one send at a time per try; only the newest value is sent). */
+  #progress(lease: Lease, value: unknown): void {
+    if (lease.reported || lease.lost) return;
+    const bytes = encodeChecked(value, MAX_PROGRESS_BYTES, 'progress value');
+    this.#emitSafe('progress', lease.job, value);
+    lease.progressPending = bytes;
+    if (lease.progressSending) return;
+    const send = async (): Promise<void> => {
+      lease.progressSending = true;
+      try {
+        while (lease.progressPending && !lease.reported && !lease.lost && this.#client) {
+          const next = lease.progressPending;
+          lease.progressPending = undefined;
+          await this.#guard(lease.rt.progress.run(this.#client, lease.rt.keyList, [lease.job.id, lease.job.token, next]));
+        }
+      } catch (err) {
+        this.#redisTrouble(err, 'Storing progress');
+      } finally {
+        lease.progressSending = false;
+      }
+    };
+    void send();
   }
 
   /** Records a try's outcome, once; it reaches Redis with the next step call. */
@@ -466,12 +586,22 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       this.#leases.delete(lease);
       return;
     }
-    const report: Report = { kind, lease, message: '', delay: 0 };
-    if (kind === 'f' || kind === 'x') {
+    const report: Report = { kind, lease, message: '', delay: 0, resultBytes: '' };
+    if (kind === 'c' && result !== undefined) {
+      try {
+        report.resultBytes = encodeChecked(result, this.#opts.maxResultBytes, 'result');
+      } catch (err) {
+        // A result that cannot be stored fails the try like a thrown error would.
+        report.kind = kind = 'f';
+        error = err;
+      }
+    }
+    if (kind === 'f' || kind === 'x' || kind === 'k') {
       report.error = error;
       report.message = errorMessage(error);
       if (kind === 'f') report.delay = backoffDelay(lease.header.backoff, lease.job.attempt);
-    } else if (kind === 'c') {
+    }
+    if (report.kind === 'c') {
       report.result = result;
     }
     lease.rt.reports.push(report);
@@ -517,11 +647,13 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       );
       return;
     }
-    if (kind === 'c') {
+    if (outcome === STATE_CANCELLED) {
+      this.#emitSafe('cancelled', job);
+    } else if (kind === 'c') {
       this.#emitSafe('completed', job, report.result);
     } else if (kind === 'f' || kind === 'x') {
       this.#emitSafe('failed', job, report.error);
-      if (outcome === 5) this.#emitSafe('dead', job, report.error);
+      if (outcome === STATE_DEAD) this.#emitSafe('dead', job, report.error);
       else this.#emitSafe('retrying', job, report.error, report.delay);
     }
   }
@@ -543,7 +675,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         for (const lease of leases) args.push(lease.job.id, lease.job.token);
         const reply = (await this.#guard(rt.renew.run(this.#client, rt.keyList, args))) as number[];
         leases.forEach((lease, i) => {
-          if (reply[i] === 1 || !this.#leases.has(lease)) return;
+          if (reply[i] === 2) this.#cancelRequested(lease);
+          if (reply[i] !== 0 || !this.#leases.has(lease)) return;
           lease.lost = true;
           this.#leases.delete(lease);
           const err = new DocketError(

@@ -34,8 +34,20 @@ export interface ConsumerOptions<Q extends QueueDefinition = QueueDefinition> {
   connection?: ConnectionInput;
   /** The queues to run jobs from, in order of preference (the first non-empty one is served first). */
   queues: readonly Q[];
-  /** Runs one try of a job. */
-  handler: Handler<Q>;
+  /** Runs one try of a job, in this process. Give `handler` or `sandbox`, not both. */
+  handler?: Handler<Q>;
+  /**
+   * Runs each try in a pool of worker threads (one per unit of concurrency) from a module
+   * whose default export (or `handler` export) is the handler. A try that passes its timeout
+   * is killed with its thread, which is replaced: for CPU-bound handlers that may ignore
+   * their signal. Payloads, results and progress values cross by structured clone.
+   * @example { module: new URL('./resize-image.js', import.meta.url) }
+   */
+  sandbox?: {
+    module: string | URL;
+    /** ms a thread gets to stop after its signal aborted (cancel, close) before it is killed. @default 1000 */
+    abortGrace?: number;
+  };
   /**
    * How many jobs run at once. The consumer never holds more jobs than this.
    * @default 1
@@ -64,6 +76,11 @@ export interface ConsumerOptions<Q extends QueueDefinition = QueueDefinition> {
    */
   timeout?: number;
   /**
+   * Largest encoded result stored, in bytes; a larger (or unencodable) result fails the try.
+   * @default 1048576 (1 MiB)
+   */
+  maxResultBytes?: number;
+  /**
    * Completed jobs kept per queue.
    * @default { count: 1000, age: 86400000 } (1,000 jobs, 24 h)
    */
@@ -83,12 +100,14 @@ export interface ConsumerOptions<Q extends QueueDefinition = QueueDefinition> {
 export interface ResolvedConsumerOptions {
   connection: ConnectionInput;
   queues: QueueDefinition[];
-  handler: Handler;
+  handler: Handler | undefined;
+  sandbox: { module: string | URL; abortGrace: number } | undefined;
   concurrency: number;
   prefix: string;
   leaseDuration: number;
   pollInterval: number;
   timeout: number;
+  maxResultBytes: number;
   keepCompleted: Retention;
   keepDead: Retention;
   logger: Logger;
@@ -98,11 +117,13 @@ const KEYS = [
   'connection',
   'queues',
   'handler',
+  'sandbox',
   'concurrency',
   'prefix',
   'leaseDuration',
   'pollInterval',
   'timeout',
+  'maxResultBytes',
   'keepCompleted',
   'keepDead',
   'logger',
@@ -125,7 +146,16 @@ export function resolveConsumerOptions(options: unknown): ResolvedConsumerOption
   const queues = o.queues.map((q, i) => checkQueue(q, `queues[${i}]`));
   const names = new Set(queues.map((q) => q.name));
   if (names.size !== queues.length) throw new DocketError('INVALID_ARGUMENT', 'Expected `queues` to name each queue once');
-  if (typeof o.handler !== 'function') throw invalid('handler', 'a function (job, context) => result', o.handler);
+  let sandbox: ResolvedConsumerOptions['sandbox'];
+  if (o.sandbox !== undefined) {
+    if (o.handler !== undefined) throw new DocketError('INVALID_ARGUMENT', 'Give `handler` or `sandbox`, not both');
+    const s = checkPlainObject('sandbox', o.sandbox);
+    checkKnownKeys('sandbox', s, ['module', 'abortGrace']);
+    if (typeof s.module !== 'string' && !(s.module instanceof URL)) throw invalid('sandbox.module', 'a module path or file: URL', s.module);
+    sandbox = { module: s.module, abortGrace: s.abortGrace === undefined ? 1_000 : checkInteger('sandbox.abortGrace', s.abortGrace, 0) };
+  } else if (typeof o.handler !== 'function') {
+    throw invalid('handler', 'a function (job, context) => result (or give `sandbox`)', o.handler);
+  }
   const leaseDuration = o.leaseDuration === undefined ? 30_000 : checkInteger('leaseDuration', o.leaseDuration, 100);
   const logger = o.logger === undefined ? console : (o.logger as Logger);
   if (typeof logger?.warn !== 'function' || typeof logger.error !== 'function') {
@@ -134,12 +164,14 @@ export function resolveConsumerOptions(options: unknown): ResolvedConsumerOption
   return {
     connection: o.connection as ConnectionInput,
     queues,
-    handler: o.handler as Handler,
+    handler: o.handler as Handler | undefined,
+    sandbox,
     concurrency: o.concurrency === undefined ? 1 : checkInteger('concurrency', o.concurrency, 1, 10_000),
     prefix: o.prefix === undefined ? DEFAULT_PREFIX : checkPrefix(o.prefix),
     leaseDuration,
     pollInterval: o.pollInterval === undefined ? 5_000 : checkInteger('pollInterval', o.pollInterval, 10, 600_000),
     timeout: o.timeout === undefined ? 0 : checkInteger('timeout', o.timeout, 1),
+    maxResultBytes: o.maxResultBytes === undefined ? 1024 * 1024 : checkInteger('maxResultBytes', o.maxResultBytes, 1, 512 * 1024 * 1024),
     keepCompleted: checkRetention('keepCompleted', o.keepCompleted, { count: 1_000, age: 24 * 3_600_000 }),
     keepDead: checkRetention('keepDead', o.keepDead, { count: 10_000, age: 7 * 24 * 3_600_000 }),
     logger,

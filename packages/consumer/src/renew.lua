@@ -1,8 +1,10 @@
 -- docket consumer: extend the leases of jobs a consumer is still running.
 -- KEYS: the queue keys (see record.lua).
 -- ARGV[1] lease ms, then pairs: id, token.
--- Returns one value per pair: 1 renewed, 0 lost (the job was recovered or leased to another
--- consumer; the caller must stop treating it as its own).
+-- Returns one value per pair: 1 renewed, 2 renewed but cancellation was requested (the
+-- consumer must stop the try; this backs up the pub/sub message, which may be missed),
+-- 0 lost (the job was recovered or leased to another consumer; the caller must stop
+-- treating it as its own).
 -- Guarantees: only the holder of the current token can extend a lease.
 local lease_ms = tonumber(ARGV[1])
 local now = now_ms()
@@ -14,7 +16,7 @@ for i = 2, #ARGV, 2 do
     local header = read_record(redis.call('HGET', K_JOBS, id))
     if header and header[H_TOKEN] == token then
       redis.call('ZADD', K_ACTIVE, 'XX', now + lease_ms, id)
-      ok = 1
+      ok = header[H_CANCEL] == 1 and 2 or 1
     end
   end
   out[#out + 1] = ok

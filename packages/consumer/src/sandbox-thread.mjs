@@ -76,31 +76,37 @@ function pickHandler(mod) {
   return undefined;
 }
 
-/** @type {Function | undefined} */
-let handler;
-try {
-  const mod = await import(/** @type {{ module: string }} */ (workerData).module);
-  handler = pickHandler(mod);
-  if (handler === undefined) {
-    const names = Object.keys(mod);
-    port.postMessage({
-      type: 'load-error',
-      message:
-        'exports no handler: expected its default export or a named export `handler` to be a function ' +
-        `(job, context) => result, found ${names.length > 0 ? `exports ${names.map((n) => `\`${n}\``).join(', ')}` : 'no exports'}`,
-    });
+/** Loads the handler module, then serves tries until the pool terminates this thread. */
+async function main() {
+  /** @type {Function | undefined} */
+  let handler;
+  try {
+    const mod = await import(/** @type {{ module: string }} */ (workerData).module);
+    handler = pickHandler(mod);
+    if (handler === undefined) {
+      const names = Object.keys(mod);
+      port.postMessage({
+        type: 'load-error',
+        message:
+          'exports no handler: expected its default export or a named export `handler` to be a function ' +
+          `(job, context) => result, found ${names.length > 0 ? `exports ${names.map((n) => `\`${n}\``).join(', ')}` : 'no exports'}`,
+      });
+      return;
+    }
+  } catch (err) {
+    const s = serializeError(err);
+    port.postMessage({ type: 'load-error', message: `cannot be loaded: ${s.name}: ${s.message}` });
+    return;
   }
-} catch (err) {
-  const s = serializeError(err);
-  port.postMessage({ type: 'load-error', message: `cannot be loaded: ${s.name}: ${s.message}` });
+  serve(handler);
 }
 
-if (handler !== undefined) {
-  const run = handler;
+/** @param {Function} handler */
+function serve(handler) {
   /** @type {{ id: number, controller: AbortController } | undefined} */
   let current;
 
-  /** @param {{ id: number, job: object }} msg */
+  /** @param {{ id: number, job: { id: string, queue: string } }} msg */
   const runTry = async ({ id, job }) => {
     const controller = new AbortController();
     current = { id, controller };
@@ -114,7 +120,7 @@ if (handler !== undefined) {
     /** @type {object} */
     let reply;
     try {
-      const value = await run(Object.freeze(job), context);
+      const value = await handler(Object.freeze(job), context);
       reply = { type: 'done', id, ok: true, value };
     } catch (err) {
       const isReason = controller.signal.aborted && err === controller.signal.reason;
@@ -130,7 +136,13 @@ if (handler !== undefined) {
         type: 'done',
         id,
         ok: false,
-        error: { name: 'Error', message: `The handler's result cannot be sent back from the sandbox thread (structured clone failed: ${why})` },
+        error: {
+          name: 'DocketError',
+          code: 'NOT_ENCODABLE',
+          message: `The result of job "${job.id}" cannot be sent back from its sandbox thread (structured clone failed: ${why})`,
+          jobId: job.id,
+          queue: job.queue,
+        },
       });
     }
   };
@@ -141,3 +153,6 @@ if (handler !== undefined) {
   });
   port.postMessage({ type: 'ready' });
 }
+
+// No top-level await: the file must also build as CommonJS if tsup emits both formats.
+void main();

@@ -1,15 +1,16 @@
 -- docket consumer: one step of a consumer on one queue, atomically:
 --   1. apply the consumer's reports on finished tries (fenced by lease token),
 --   2. promote delayed jobs that are due, 3. recover expired leases,
---   4. lease up to N waiting jobs, in the strategy's order.
+--   4. lease up to N waiting jobs, in the strategy's order (none while the queue is paused).
 -- KEYS: the queue keys (see record.lua).
 -- ARGV[1] lease ms, ARGV[2] N (jobs to lease, 0 for none),
 -- ARGV[3..6] keep-completed count, keep-completed age ms, keep-dead count, keep-dead age ms,
--- ARGV[7] R, the number of reports, then 5 values per report:
---   kind ('c' completed, 'f' failed (retry if attempts remain), 'x' failed for good,
---   'r' released unfinished: back to waiting, the try not counted), id, token,
---   error message ('' if none), retry delay ms.
--- Returns { outcomes, leased, server time ms, next delayed due ms or -1 }:
+-- ARGV[7] R, the number of reports, then 6 values per report:
+--   kind: 'c' completed, 'f' failed (retried while attempts remain, unless cancelled),
+--         'x' failed for good, 'k' stopped because it was cancelled,
+--         'r' released unfinished (back to waiting, the try not counted);
+--   id, token, error message ('' if none), retry delay ms, result bytes ('' if none).
+-- Returns { outcomes, leased, server time ms, next delayed due ms or -1, cancel-requested ids }:
 --   outcomes: one per report: -1 refused (the lease is not current: another consumer owns the
 --   job or it was recovered), else the job's new state code;
 --   leased: flat id, token, record for each leased job.
@@ -26,22 +27,23 @@ local now = now_ms()
 local BATCH = 1000
 
 local outcomes = {}
-local finished_completed, finished_dead, readied = false, false, false
+local finished_completed, finished_dead, finished_cancelled, readied = false, false, false, false
 for i = 0, n_reports - 1 do
-  local base = 8 + i * 5
+  local base = 8 + i * 6
   local kind, id, token = ARGV[base], ARGV[base + 1], tonumber(ARGV[base + 2])
-  local message, delay = ARGV[base + 3], tonumber(ARGV[base + 4])
+  local message, delay, result = ARGV[base + 3], tonumber(ARGV[base + 4]), ARGV[base + 5]
   local outcome = -1
   if redis.call('ZSCORE', K_ACTIVE, id) then
     local header, body = read_record(redis.call('HGET', K_JOBS, id))
     if header and header[H_TOKEN] == token then
       redis.call('ZREM', K_ACTIVE, id)
       if kind == 'c' then
-        header[H_STATE] = S_COMPLETED
-        header[H_FINISHED] = now
-        write_record(id, header, body)
-        redis.call('ZADD', K_COMPLETED, now, id)
+        if result ~= '' then redis.call('HSET', K_RESULTS, id, result) end
+        finish(id, header, body, now, S_COMPLETED, nil)
         finished_completed = true
+      elseif kind == 'k' or header[H_CANCEL] == 1 then
+        finish(id, header, body, now, S_CANCELLED, message ~= '' and message or nil)
+        finished_cancelled = true
       elseif kind == 'r' then
         header[H_STATE] = S_WAITING
         header[H_ATTEMPT] = header[H_ATTEMPT] - 1
@@ -54,6 +56,7 @@ for i = 0, n_reports - 1 do
       else
         header[H_STATE] = S_FAILED
         header[H_ERROR] = message
+        emit('retrying', id, 'a', header[H_ATTEMPT], 'err', message, 'd', delay)
         if delay > 0 then
           header[H_RUN_AT] = now + delay
           write_record(id, header, body)
@@ -99,7 +102,10 @@ for i = 1, #expired do
   local header, body = read_record(raw)
   if header then
     local reason = 'lease expired: the consumer running try ' .. header[H_ATTEMPT] .. ' died or stalled'
-    if header[H_ATTEMPT] >= header[H_MAX_ATTEMPTS] then
+    if header[H_CANCEL] == 1 then
+      finish(id, header, body, now, S_CANCELLED, reason)
+      finished_cancelled = true
+    elseif header[H_ATTEMPT] >= header[H_MAX_ATTEMPTS] then
       bury(id, header, body, now, reason)
       finished_dead = true
     else
@@ -107,6 +113,7 @@ for i = 1, #expired do
       header[H_ERROR] = reason
       write_record(id, header, body)
       strategy_return(id, header[H_PRIORITY])
+      emit('retrying', id, 'a', header[H_ATTEMPT], 'err', reason, 'd', 0)
       readied = true
     end
   elseif raw then
@@ -118,14 +125,14 @@ if #expired > 0 then redis.call('ZREM', K_ACTIVE, unpack(expired)) end
 
 local leased = {}
 local popped = 0
-if want > 0 then
+if want > 0 and redis.call('HGET', K_META, 'paused') ~= '1' then
   local ids = strategy_pop(want)
   popped = #ids
   for i = 1, #ids do
     local id = ids[i]
     local raw = redis.call('HGET', K_JOBS, id)
     local header, body = read_record(raw)
-    if header then
+    if header and header[H_STATE] ~= S_CANCELLED then
       local token = redis.call('HINCRBY', K_META, 'tokens', 1)
       header[H_STATE] = S_ACTIVE
       header[H_ATTEMPT] = header[H_ATTEMPT] + 1
@@ -133,10 +140,14 @@ if want > 0 then
       header[H_STARTED] = now
       local rec = write_record(id, header, body)
       redis.call('ZADD', K_ACTIVE, now + lease_ms, id)
+      emit('active', id, 'a', header[H_ATTEMPT])
       leased[#leased + 1] = id
       leased[#leased + 1] = token
       leased[#leased + 1] = rec
-    elseif raw then
+    elseif header or not raw then
+      -- Cancelled while waiting (cancellation is lazy, see cancel.lua) or already trimmed.
+      if tonumber(redis.call('HGET', K_META, 'ghosts') or '0') > 0 then redis.call('HINCRBY', K_META, 'ghosts', -1) end
+    else
       bury_corrupt(id, raw, now, body)
       finished_dead = true
     end
@@ -147,6 +158,7 @@ if (readied or popped > 0) and strategy_count() > 0 then wake() end
 
 if finished_completed then trim_finished(K_COMPLETED, now, keep_completed, completed_age, BATCH) end
 if finished_dead then trim_finished(K_DEAD, now, keep_dead, dead_age, BATCH) end
+if finished_cancelled then trim_finished(K_CANCELLED, now, keep_completed, completed_age, BATCH) end
 
 local next_due = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
 return { outcomes, leased, now, tonumber(next_due[2]) or -1 }

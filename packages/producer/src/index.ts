@@ -1,5 +1,6 @@
 // The producer
-export { Producer, type EnqueuedJob, type JobToEnqueue, type ProducerOptions } from './producer.js';
+export { Producer, type EnqueuedJob, type JobToEnqueue, type ProducerOptions, type QueueCounts } from './producer.js';
+export { QueueEvents, type QueueEvent, type QueueEventType, type QueueEventsEvents, type QueueEventsOptions } from './events.js';
 export { type JobOptions, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, MAX_PRIORITY, MIN_PRIORITY } from './options.js';
 export { type JobInfo } from './job-info.js';
 

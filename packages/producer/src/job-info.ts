@@ -1,7 +1,7 @@
 import { DocketError, type JobState, decodeRecord, decodeValue } from '@docket/protocol';
 
 /** A snapshot of a job, as `getJob` returns it. */
-export interface JobInfo<Payload = unknown> {
+export interface JobInfo<Payload = unknown, Result = unknown> {
   id: string;
   queue: string;
   state: JobState;
@@ -13,6 +13,10 @@ export interface JobInfo<Payload = unknown> {
   payload: Payload;
   /** The last failed try's error message. */
   error?: string;
+  /** The handler's return value, for a completed job. */
+  result?: Result;
+  /** The latest value the handler passed to `progress()`. */
+  progress?: unknown;
   timestamps: {
     created: number;
     /** When the latest try started. */
@@ -23,7 +27,13 @@ export interface JobInfo<Payload = unknown> {
   };
 }
 
-export function toJobInfo<Payload>(queue: string, id: string, record: Buffer): JobInfo<Payload> {
+export function toJobInfo<Payload, Result = unknown>(
+  queue: string,
+  id: string,
+  record: Buffer,
+  result?: Buffer | null,
+  progress?: Buffer | null,
+): JobInfo<Payload, Result> {
   const { header, payload: bytes } = decodeRecord(record, id);
   let payload: unknown;
   try {
@@ -39,7 +49,7 @@ export function toJobInfo<Payload>(queue: string, id: string, record: Buffer): J
       });
     }
   }
-  const info: JobInfo<Payload> = {
+  const info: JobInfo<Payload, Result> = {
     id,
     queue,
     state: header.state,
@@ -53,5 +63,7 @@ export function toJobInfo<Payload>(queue: string, id: string, record: Buffer): J
   if (header.startedAt) info.timestamps.started = header.startedAt;
   if (header.finishedAt) info.timestamps.finished = header.finishedAt;
   if (header.runAt) info.timestamps.runAt = header.runAt;
+  if (result) info.result = decodeValue(result) as Result;
+  if (progress) info.progress = decodeValue(progress);
   return info;
 }

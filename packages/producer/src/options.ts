@@ -57,6 +57,13 @@ export interface JobOptions {
    * @default no limit (the consumer's `timeout`, if it sets one)
    */
   timeout?: number;
+  /**
+   * ms the `id` keeps deduplicating after the job finished (completed, dead or cancelled):
+   * enqueueing the same id in that window returns `created: false` even after the finished
+   * job itself was trimmed. Needs an `id`.
+   * @default 0 (deduplicate only while the job exists)
+   */
+  dedupeFor?: number;
 }
 
 export interface NormalizedJob {
@@ -66,9 +73,10 @@ export interface NormalizedJob {
   attempts: number;
   backoff: Backoff;
   timeout: number;
+  dedupeFor: number;
 }
 
-const JOB_OPTION_KEYS = ['id', 'priority', 'delay', 'runAt', 'attempts', 'backoff', 'timeout'] as const;
+const JOB_OPTION_KEYS = ['id', 'priority', 'delay', 'runAt', 'attempts', 'backoff', 'timeout', 'dedupeFor'] as const;
 
 export function checkBackoff(value: unknown): Backoff {
   const b = checkPlainObject('backoff', value);
@@ -122,7 +130,9 @@ export function normalizeJobOptions(queue: QueueDefinition, options: unknown, no
   const attempts = o.attempts === undefined ? DEFAULT_ATTEMPTS : checkInteger('attempts', o.attempts, 1, 1_000_000);
   const backoff = o.backoff === undefined ? DEFAULT_BACKOFF : checkBackoff(o.backoff);
   const timeout = o.timeout === undefined ? 0 : checkInteger('timeout', o.timeout, 1);
-  return { id, delay, priority, attempts, backoff, timeout };
+  const dedupeFor = o.dedupeFor === undefined ? 0 : checkInteger('dedupeFor', o.dedupeFor, 0);
+  if (dedupeFor > 0 && id === '') throw new DocketError('INVALID_ARGUMENT', '`dedupeFor` needs an `id` to deduplicate by');
+  return { id, delay, priority, attempts, backoff, timeout, dedupeFor };
 }
 
 export function checkPayloadArgument(payload: unknown): void {

@@ -24,8 +24,13 @@ import {
   redisError,
 } from '@docket/protocol';
 import { getStrategy } from '@docket/scheduler';
+import cancelLua from './cancel.lua';
+import countsLua from './counts.lua';
+import deadLua from './dead.lua';
 import enqueueLua from './enqueue.lua';
+import { type QueueEvent, QueueEvents } from './events.js';
 import { type JobInfo, toJobInfo } from './job-info.js';
+import pauseLua from './pause.lua';
 import { type JobOptions, type NormalizedJob, checkPayloadArgument, normalizeJobOptions } from './options.js';
 
 export interface ProducerOptions {
@@ -65,12 +70,32 @@ export interface JobToEnqueue<Payload> {
   opts?: JobOptions;
 }
 
+/** How many jobs a queue holds in each state. */
+export interface QueueCounts {
+  waiting: number;
+  delayed: number;
+  active: number;
+  completed: number;
+  dead: number;
+  cancelled: number;
+  paused: boolean;
+}
+
 interface QueueState {
   keys: QueueKeys;
   keyList: string[];
-  script: LuaScript;
+  scripts: { enqueue: LuaScript; cancel: LuaScript; counts: LuaScript; pause: LuaScript; dead: LuaScript };
   ready: Promise<void> | undefined;
 }
+
+/** One shared event-feed reader per queue for waitFor, with the calls waiting on it. */
+interface Waiters {
+  events: QueueEvents;
+  started: Promise<void>;
+  byJob: Map<string, Set<(event: QueueEvent) => void>>;
+}
+
+const FINAL_EVENTS = new Set(['completed', 'dead', 'cancelled']);
 
 /**
  * The enqueue side of docket: safe in a web request path (no timers, no blocking
@@ -87,6 +112,8 @@ export class Producer {
   readonly #maxPayloadBytes: number;
   readonly #chunkSize: number;
   readonly #queues = new Map<string, QueueState>();
+  readonly #waiters = new Map<string, Waiters>();
+  readonly #connection: unknown;
   #closed = false;
 
   constructor(options: ProducerOptions) {
@@ -96,6 +123,7 @@ export class Producer {
     this.#maxPayloadBytes =
       options.maxPayloadBytes === undefined ? DEFAULT_MAX_PAYLOAD_BYTES : checkInteger('maxPayloadBytes', options.maxPayloadBytes, 1, 512 * 1024 * 1024);
     this.#chunkSize = options.chunkSize === undefined ? 1000 : checkInteger('chunkSize', options.chunkSize, 1, 100_000);
+    this.#connection = options.connection;
     const { client, owned } = openConnection(options.connection, { enableAutoPipelining: true });
     this.#client = client;
     this.#owned = owned;
@@ -158,6 +186,8 @@ export class Producer {
           backoff: job.backoff,
           priority: job.priority,
           error: undefined,
+          cancelRequested: false,
+          dedupeFor: job.dedupeFor,
         },
         payload,
       );
@@ -167,7 +197,7 @@ export class Producer {
     const chunks: Promise<unknown>[] = [];
     for (let start = 0; start < args.length; start += this.#chunkSize) {
       const chunk = args.slice(start, start + this.#chunkSize);
-      chunks.push(state.script.run(this.#client, state.keyList, [chunk.length, ...chunk.flat()]));
+      chunks.push(state.scripts.enqueue.run(this.#client, state.keyList, [chunk.length, ...chunk.flat()]));
     }
     let replies: unknown[];
     try {
@@ -185,24 +215,226 @@ export class Producer {
   }
 
   /** A snapshot of a job, or null if no job with this id exists (any more). */
-  async getJob<Payload>(queueArg: QueueDefinition<Payload>, id: string): Promise<JobInfo<Payload> | null> {
+  async getJob<Payload, Result>(queueArg: QueueDefinition<Payload, Result>, id: string): Promise<JobInfo<Payload, Result> | null> {
     this.#checkOpen();
     const queue = checkQueue(queueArg);
-    if (typeof id !== 'string' || id.length === 0) throw invalid('id', 'a non-empty string', id);
-    const state = await this.#ready(queue);
-    let record: Buffer | null;
+    checkId(id);
+    const { keys } = await this.#ready(queue);
+    let replies: (Buffer | null)[];
     try {
-      record = await this.#client.hgetBuffer(state.keys.jobs, id);
+      // Auto-pipelined: one round trip.
+      replies = await Promise.all([
+        this.#client.hgetBuffer(keys.jobs, id),
+        this.#client.hgetBuffer(keys.results, id),
+        this.#client.hgetBuffer(keys.progress, id),
+      ]);
     } catch (err) {
       throw redisError(err, `Reading job "${id}" of queue "${queue.name}"`, queue.name);
     }
-    return record === null ? null : toJobInfo<Payload>(queue.name, id, record);
+    const [record, result, progress] = replies;
+    return record ? toJobInfo<Payload, Result>(queue.name, id, record, result, progress) : null;
+  }
+
+  /**
+   * Cancels a job. A waiting or delayed job (or one waiting to retry) is cancelled at once.
+   * For an active job, its handler's signal aborts (across processes, within moments) and the
+   * job ends `cancelled` when the handler stops, without a retry. Resolves true in both
+   * cases, false if there was nothing to cancel (no such job, or it already finished).
+   */
+  async cancel(queueArg: QueueDefinition, id: string): Promise<boolean> {
+    this.#checkOpen();
+    const queue = checkQueue(queueArg);
+    checkId(id);
+    const state = await this.#ready(queue);
+    try {
+      const reply = await state.scripts.cancel.run(this.#client, state.keyList, [id, state.keys.cancelChannel]);
+      return reply !== 0;
+    } catch (err) {
+      throw redisError(err, `Cancelling job "${id}" of queue "${queue.name}"`, queue.name);
+    }
+  }
+
+  /**
+   * Waits until a job finishes. Resolves with its result; rejects with a DocketError:
+   * `JOB_FAILED` (dead; the message carries its last error), `CANCELLED`, `NOT_FOUND`, or
+   * `TIMEOUT` after `timeout` ms (the job itself is not affected). Listens to the queue's
+   * event feed (one blocking connection per queue, opened on first use), never polls.
+   *
+   * @example
+   * const { id } = await producer.enqueue(reports, { month: '2026-10' });
+   * const url = await producer.waitFor(reports, id, { timeout: 10_000 });
+   */
+  async waitFor<Result>(queueArg: QueueDefinition<unknown, Result>, id: string, options: { timeout?: number } = {}): Promise<Result> {
+    this.#checkOpen();
+    const queue = checkQueue(queueArg);
+    checkId(id);
+    const o = checkPlainObject('options', options);
+    checkKnownKeys('options', o, ['timeout']);
+    const timeout = options.timeout === undefined ? 30_000 : checkInteger('timeout', options.timeout, 1);
+    if (!queue.events) {
+      throw new DocketError('INVALID_ARGUMENT', `waitFor needs the event feed, but queue "${queue.name}" is defined with events: false`);
+    }
+    await this.#ready(queue);
+    const waiters = this.#waitersFor(queue);
+    // The reader pins its position before the job is looked up, so a job finishing in between
+    // is seen either in the lookup or in the feed.
+    await waiters.started;
+    return new Promise<Result>((resolve, reject) => {
+      let done = false;
+      const settle = (fn: () => void) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        const set = waiters.byJob.get(id);
+        set?.delete(onEvent);
+        if (set?.size === 0) waiters.byJob.delete(id);
+        fn();
+      };
+      const fromState = (state: string, error: string | undefined, result: unknown) => {
+        if (state === 'completed') settle(() => resolve(result as Result));
+        else if (state === 'dead') settle(() => reject(jobFailed(queue.name, id, error)));
+        else if (state === 'cancelled') settle(() => reject(new DocketError('CANCELLED', `Job "${id}" of queue "${queue.name}" was cancelled`, { jobId: id, queue: queue.name })));
+      };
+      const onEvent = (event: QueueEvent) => {
+        if (event.type === 'completed') {
+          this.getJob(queue, id).then(
+            (job) => fromState('completed', undefined, job?.result),
+            (err: unknown) => settle(() => reject(err)),
+          );
+        } else {
+          fromState(event.type, event.error, undefined);
+        }
+      };
+      const timer = setTimeout(
+        () => settle(() => reject(new DocketError('TIMEOUT', `Job "${id}" of queue "${queue.name}" did not finish within ${timeout} ms`, { jobId: id, queue: queue.name }))),
+        timeout,
+      );
+      let set = waiters.byJob.get(id);
+      if (!set) waiters.byJob.set(id, (set = new Set()));
+      set.add(onEvent);
+      this.getJob(queue, id).then(
+        (job) => {
+          if (!job) settle(() => reject(new DocketError('NOT_FOUND', `No job "${id}" in queue "${queue.name}"`, { jobId: id, queue: queue.name })));
+          else fromState(job.state, job.error, job.result);
+        },
+        (err: unknown) => settle(() => reject(err)),
+      );
+    });
+  }
+
+  /** How many jobs the queue holds in each state, and whether it is paused. O(1). */
+  async counts(queueArg: QueueDefinition): Promise<QueueCounts> {
+    this.#checkOpen();
+    const queue = checkQueue(queueArg);
+    const state = await this.#ready(queue);
+    try {
+      const r = (await state.scripts.counts.run(this.#client, state.keyList, [])) as number[];
+      return { waiting: r[0] ?? 0, delayed: r[1] ?? 0, active: r[2] ?? 0, completed: r[3] ?? 0, dead: r[4] ?? 0, cancelled: r[5] ?? 0, paused: r[6] === 1 };
+    } catch (err) {
+      throw redisError(err, `Counting the jobs of queue "${queue.name}"`, queue.name);
+    }
+  }
+
+  /** Pauses a queue: consumers finish running jobs but lease no new ones; enqueueing still works. */
+  async pause(queue: QueueDefinition): Promise<void> {
+    await this.#control(queue, 'pause', ['1'], 'Pausing');
+  }
+
+  /** Resumes a paused queue; idle consumers are woken. */
+  async resume(queue: QueueDefinition): Promise<void> {
+    await this.#control(queue, 'pause', ['0'], 'Resuming');
+  }
+
+  /** Dead jobs, newest first, with their errors. */
+  async listDead<Payload>(queueArg: QueueDefinition<Payload>, options: { offset?: number; limit?: number } = {}): Promise<JobInfo<Payload>[]> {
+    this.#checkOpen();
+    const queue = checkQueue(queueArg);
+    const o = checkPlainObject('options', options);
+    checkKnownKeys('options', o, ['offset', 'limit']);
+    const offset = options.offset === undefined ? 0 : checkInteger('offset', options.offset, 0);
+    const limit = options.limit === undefined ? 100 : checkInteger('limit', options.limit, 1, 10_000);
+    const { keys } = await this.#ready(queue);
+    try {
+      const ids = await this.#client.zrevrange(keys.dead, offset, offset + limit - 1);
+      if (ids.length === 0) return [];
+      const records = await this.#client.hmgetBuffer(keys.jobs, ...ids);
+      const out: JobInfo<Payload>[] = [];
+      ids.forEach((id, i) => {
+        const record = records[i];
+        if (record) out.push(toJobInfo<Payload>(queue.name, id, record));
+      });
+      return out;
+    } catch (err) {
+      throw redisError(err, `Listing the dead jobs of queue "${queue.name}"`, queue.name);
+    }
+  }
+
+  /**
+   * Gives dead jobs another run: they start over (attempts 0) through the queue's strategy.
+   * Without `ids`, requeues every dead job. Resolves with how many were requeued.
+   */
+  requeueDead(queue: QueueDefinition, ids?: readonly string[]): Promise<number> {
+    return this.#deadAction(queue, 'requeue', ids);
+  }
+
+  /** Deletes dead jobs for good (all of them without `ids`). Resolves with how many. */
+  purgeDead(queue: QueueDefinition, ids?: readonly string[]): Promise<number> {
+    return this.#deadAction(queue, 'purge', ids);
+  }
+
+  async #deadAction(queueArg: QueueDefinition, action: 'requeue' | 'purge', ids: readonly string[] | undefined): Promise<number> {
+    if (ids !== undefined) {
+      if (!Array.isArray(ids)) throw invalid('ids', 'an array of job ids', ids);
+      ids.forEach((id) => checkId(id));
+      let total = 0;
+      for (let i = 0; i < ids.length; i += 1000) {
+        total += await this.#control(queueArg, 'dead', [action, '1', ...ids.slice(i, i + 1000)], 'Changing dead jobs');
+      }
+      return total;
+    }
+    let total = 0;
+    for (;;) {
+      const n = await this.#control(queueArg, 'dead', [action, '', 1000], 'Changing dead jobs');
+      total += n;
+      if (n < 1000) return total;
+    }
+  }
+
+  async #control(queueArg: QueueDefinition, script: 'pause' | 'dead', args: (string | number)[], what: string): Promise<number> {
+    this.#checkOpen();
+    const queue = checkQueue(queueArg);
+    const state = await this.#ready(queue);
+    try {
+      return Number(await state.scripts[script].run(this.#client, state.keyList, args));
+    } catch (err) {
+      throw redisError(err, `${what} queue "${queue.name}"`, queue.name);
+    }
+  }
+
+  #waitersFor(queue: QueueDefinition): Waiters {
+    let waiters = this.#waiters.get(queue.name);
+    if (!waiters) {
+      const events = new QueueEvents({ connection: this.#connection as never, prefix: this.#prefix, queue });
+      const byJob = new Map<string, Set<(event: QueueEvent) => void>>();
+      events.on('event', (event) => {
+        if (!FINAL_EVENTS.has(event.type)) return;
+        for (const listener of byJob.get(event.jobId) ?? []) listener(event);
+      });
+      events.on('error', () => {}); // waitFor callers see their own timeouts
+      const started = events.start();
+      waiters = { events, started, byJob };
+      this.#waiters.set(queue.name, waiters);
+      started.catch(() => this.#waiters.delete(queue.name));
+    }
+    return waiters;
   }
 
   /** Closes the connection if the producer created it. Further calls reject with `CLOSED`. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.all([...this.#waiters.values()].map((w) => w.events.close()));
+    this.#waiters.clear();
     if (!this.#owned) return;
     try {
       await this.#client.quit();
@@ -220,8 +452,20 @@ export class Producer {
     let state = this.#queues.get(queue.name);
     if (!state) {
       const keys = queueKeys(this.#prefix, queue.name);
-      const script = new LuaScript('enqueue', composeLua(RECORD_LUA, getStrategy(queue.strategy).lua, enqueueLua));
-      state = { keys, keyList: queueKeyList(keys), script, ready: undefined };
+      const strategy = getStrategy(queue.strategy).lua;
+      const script = (name: string, body: string) => new LuaScript(name, composeLua(RECORD_LUA, strategy, body));
+      state = {
+        keys,
+        keyList: queueKeyList(keys),
+        scripts: {
+          enqueue: script('enqueue', enqueueLua),
+          cancel: script('cancel', cancelLua),
+          counts: script('counts', countsLua),
+          pause: script('pause', pauseLua),
+          dead: script('dead', deadLua),
+        },
+        ready: undefined,
+      };
       this.#queues.set(queue.name, state);
     }
     const current = state;
@@ -231,4 +475,16 @@ export class Producer {
     });
     return current.ready.then(() => current);
   }
+}
+
+function checkId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 256) throw invalid('id', 'a job id (a string of 1-256 characters)', id);
+}
+
+function jobFailed(queue: string, id: string, error: string | undefined): DocketError {
+  return new DocketError('JOB_FAILED', `Job "${id}" of queue "${queue}" is dead: ${error ?? 'no error recorded'}`, {
+    jobId: id,
+    queue,
+    ...(error === undefined ? {} : { cause: new Error(error) }),
+  });
 }

@@ -15,8 +15,14 @@ export type DocketErrorCode =
   | 'QUEUE_MISMATCH'
   /** An ack or failure report whose lease (fencing token) is no longer current. */
   | 'LEASE_LOST'
-  /** A try ran longer than its `timeout`. */
+  /** A try ran longer than its `timeout`, or `waitFor` gave up waiting. */
   | 'TIMEOUT'
+  /** The job was cancelled (`producer.cancel`). */
+  | 'CANCELLED'
+  /** The job is dead: `waitFor` rejects with this, carrying the job's last error. */
+  | 'JOB_FAILED'
+  /** No job with this id exists (any more). */
+  | 'NOT_FOUND'
   /** Redis could not be reached, refused a command, or answered unexpectedly. */
   | 'REDIS_ERROR'
   /** The producer or consumer was closed. */

@@ -24,6 +24,7 @@ export {
 
 // Job record and encoding
 export {
+  EVENTS_MAX_LEN,
   PROTOCOL_VERSION,
   RECORD_FORMAT,
   STATE_CODES,

@@ -45,10 +45,36 @@ export interface QueueKeys {
   readonly dead: string;
   /** list: at most one token; idle consumers block on it and producers push to it */
   readonly wake: string;
+  /** sorted set: job id -> time it was cancelled (ms); trimmed like completed jobs */
+  readonly cancelled: string;
+  /** hash: job id -> the handler's result (msgpack), for completed jobs */
+  readonly results: string;
+  /** hash: job id -> the latest progress value (msgpack) */
+  readonly progress: string;
+  /** stream: the queue's event feed (enqueued, active, progress, completed, retrying, dead, cancelled), capped */
+  readonly events: string;
+  /** sorted set: id -> until when (ms) it still deduplicates enqueues after its job finished (`dedupeFor`) */
+  readonly dedupe: string;
+  /** pub/sub channel: ids of active jobs whose cancellation was requested */
+  readonly cancelChannel: string;
 }
 
 /** The order of {@link QueueKeys} as scripts receive them in KEYS (see record.lua). */
-export const QUEUE_KEY_ORDER = ['meta', 'jobs', 'waiting', 'active', 'delayed', 'completed', 'dead', 'wake'] as const;
+export const QUEUE_KEY_ORDER = [
+  'meta',
+  'jobs',
+  'waiting',
+  'active',
+  'delayed',
+  'completed',
+  'dead',
+  'wake',
+  'cancelled',
+  'results',
+  'progress',
+  'events',
+  'dedupe',
+] as const;
 
 export function queueKeys(prefix: string, queue: string): QueueKeys {
   const base = `${prefix}:{${queue}}:`;
@@ -61,6 +87,12 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     completed: `${base}completed`,
     dead: `${base}dead`,
     wake: `${base}wake`,
+    cancelled: `${base}cancelled`,
+    results: `${base}results`,
+    progress: `${base}progress`,
+    events: `${base}events`,
+    dedupe: `${base}dedupe`,
+    cancelChannel: `${base}cancel`,
   };
 }
 

@@ -15,11 +15,11 @@ const metaScript = new LuaScript('meta', metaLua);
 export async function ensureQueueMeta(client: RedisClient, keys: QueueKeys, queue: QueueDefinition): Promise<void> {
   let reply: unknown;
   try {
-    reply = await metaScript.run(client, [keys.meta], [String(PROTOCOL_VERSION), queue.strategy]);
+    reply = await metaScript.run(client, [keys.meta], [String(PROTOCOL_VERSION), queue.strategy, queue.events ? '1' : '0']);
   } catch (err) {
     throw redisError(err, `Reading the meta of queue "${queue.name}"`, queue.name);
   }
-  const [version, strategy] = (reply as (Buffer | null)[]).map((b) => b?.toString());
+  const [version, strategy, events] = (reply as (Buffer | null)[]).map((b) => b?.toString());
   if (version !== String(PROTOCOL_VERSION)) {
     const newer = Number(version) > PROTOCOL_VERSION;
     throw new DocketError(
@@ -36,6 +36,14 @@ export async function ensureQueueMeta(client: RedisClient, keys: QueueKeys, queu
       'QUEUE_MISMATCH',
       `Queue "${queue.name}" is recorded with strategy '${strategy}', but this definition says '${queue.strategy}'; ` +
         "every producer and consumer must define the queue the same way (to change a queue's strategy, use a new queue name)",
+      { queue: queue.name },
+    );
+  }
+  if (events !== (queue.events ? '1' : '0')) {
+    throw new DocketError(
+      'QUEUE_MISMATCH',
+      `Queue "${queue.name}" is recorded with events ${events === '1' ? 'on' : 'off'}, but this definition says ` +
+        `events: ${queue.events}; every producer and consumer must define the queue the same way`,
       { queue: queue.name },
     );
   }

@@ -1,6 +1,6 @@
 import { DocketError } from './errors.js';
 import { checkQueueName } from './keys.js';
-import { checkKnownKeys, checkOneOf, checkPlainObject } from './validate.js';
+import { checkBoolean, checkKnownKeys, checkOneOf, checkPlainObject } from './validate.js';
 
 /** How a queue stores waiting jobs and which one it hands out next. */
 export type StrategyName = 'fifo' | 'lifo' | 'random' | 'priority';
@@ -13,6 +13,12 @@ export interface QueueOptions {
    * @default 'fifo'
    */
   strategy?: StrategyName;
+  /**
+   * Keep an event feed for the queue (a capped Redis stream read by `QueueEvents` and
+   * `waitFor`). Turning it off saves a few Redis writes per job.
+   * @default true
+   */
+  events?: boolean;
 }
 
 declare const payloadType: unique symbol;
@@ -25,6 +31,7 @@ declare const resultType: unique symbol;
 export interface QueueDefinition<Payload = unknown, Result = unknown> {
   readonly name: string;
   readonly strategy: StrategyName;
+  readonly events: boolean;
   /** Type-only: never present at run time. */
   readonly [payloadType]?: Payload;
   readonly [resultType]?: Result;
@@ -45,9 +52,10 @@ export function defineQueue<Payload = unknown, Result = unknown>(
 ): QueueDefinition<Payload, Result> {
   checkQueueName(name);
   checkPlainObject('options', options);
-  checkKnownKeys('options', options as Record<string, unknown>, ['strategy']);
+  checkKnownKeys('options', options as Record<string, unknown>, ['strategy', 'events']);
   const strategy = options.strategy === undefined ? 'fifo' : checkOneOf('strategy', options.strategy, STRATEGY_NAMES);
-  return Object.freeze({ name, strategy, [DEFINITION]: true }) as QueueDefinition<Payload, Result>;
+  const events = options.events === undefined ? true : checkBoolean('events', options.events);
+  return Object.freeze({ name, strategy, events, [DEFINITION]: true }) as QueueDefinition<Payload, Result>;
 }
 
 /** Throws unless `value` came from {@link defineQueue}. */

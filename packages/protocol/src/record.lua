@@ -2,19 +2,25 @@
 --
 -- KEYS (protocol QUEUE_KEY_ORDER; every key carries the queue's {hash tag}):
 --   1 meta  2 jobs  3 waiting  4 active  5 delayed  6 completed  7 dead  8 wake
+--   9 cancelled  10 results  11 progress  12 events  13 dedupe
 --
 -- A job record (jobs hash value) is: 1 format byte (1), a 2-byte big-endian header length H,
 -- H bytes of header (a msgpack array, fields H_* below), then the payload bytes, which Lua
--- never decodes. Scripts change a job's state only through these helpers, so the header and
--- the structure holding the job id always agree.
+-- never decodes. Results and progress values live in their own hashes for the same reason:
+-- Lua stores user bytes, it never re-encodes them. Scripts change a job's state only through
+-- these helpers, so the header and the structure holding the job id always agree.
 local K_META, K_JOBS, K_WAITING, K_ACTIVE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_DELAYED, K_COMPLETED, K_DEAD, K_WAKE = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local K_CANCELLED, K_RESULTS, K_PROGRESS, K_EVENTS, K_DEDUPE = KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 
 local S_WAITING, S_DELAYED, S_ACTIVE, S_COMPLETED, S_FAILED, S_DEAD, S_CANCELLED = 0, 1, 2, 3, 4, 5, 6
 
 local H_STATE, H_ATTEMPT, H_MAX_ATTEMPTS, H_TOKEN = 1, 2, 3, 4
 local H_CREATED, H_STARTED, H_FINISHED, H_RUN_AT = 5, 6, 7, 8
-local H_PRIORITY, H_ERROR = 14, 15
+local H_PRIORITY, H_ERROR, H_CANCEL, H_DEDUPE_FOR = 14, 15, 16, 17
+local HEADER_FIELDS = 17
+
+local EVENTS_MAX_LEN = 10000
 
 -- Returns header, body; or nil, reason when the record cannot be read.
 local function read_record(rec)
@@ -24,7 +30,7 @@ local function read_record(rec)
   if fmt ~= 1 then return nil, 'unknown record format byte ' .. tostring(fmt) end
   if #rec < 3 + hlen then return nil, 'record is shorter than its header length' end
   local ok2, header = pcall(cmsgpack.unpack, string.sub(rec, 4, 3 + hlen))
-  if not ok2 or type(header) ~= 'table' or #header < 15 then return nil, 'job header cannot be decoded' end
+  if not ok2 or type(header) ~= 'table' or #header < HEADER_FIELDS then return nil, 'job header cannot be decoded' end
   return header, string.sub(rec, 4 + hlen)
 end
 
@@ -42,6 +48,15 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- Appends to the queue's event feed, unless the queue was defined with events off.
+local events_on = nil
+local function emit(kind, id, ...)
+  if events_on == nil then events_on = redis.call('HGET', K_META, 'events') ~= '0' end
+  if events_on then
+    redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX_LEN, '*', 'e', kind, 'j', id, ...)
+  end
+end
+
 -- Wakes one idle consumer. The wake list never holds more than one token, so it stays
 -- bounded when no consumer is listening.
 local function wake()
@@ -56,38 +71,68 @@ local function schedule_delayed(id, run_at)
   if first[1] == id then wake() end
 end
 
+-- Deletes every trace of jobs (record, result, progress).
+local function delete_jobs(ids)
+  if #ids == 0 then return end
+  redis.call('HDEL', K_JOBS, unpack(ids))
+  redis.call('HDEL', K_RESULTS, unpack(ids))
+  redis.call('HDEL', K_PROGRESS, unpack(ids))
+end
+
 -- Removes finished jobs beyond `keep_count` or older than `max_age` ms from a finished set.
 -- Bounded work per call: at most `limit` jobs are deleted, the rest on later calls.
 local function trim_finished(key, now, keep_count, max_age, limit)
   local removed = 0
   if max_age > 0 then
     local old = redis.call('ZRANGEBYSCORE', key, '-inf', now - max_age, 'LIMIT', 0, limit)
-    for i = 1, #old do redis.call('HDEL', K_JOBS, old[i]) end
-    if #old > 0 then redis.call('ZREM', key, unpack(old)) end
+    if #old > 0 then
+      delete_jobs(old)
+      redis.call('ZREM', key, unpack(old))
+    end
     removed = #old
   end
   local excess = redis.call('ZCARD', key) - keep_count
   if excess > 0 and removed < limit then
     local n = math.min(excess, limit - removed)
     local ids = redis.call('ZRANGE', key, 0, n - 1)
-    for i = 1, #ids do redis.call('HDEL', K_JOBS, ids[i]) end
+    delete_jobs(ids)
     redis.call('ZREMRANGEBYRANK', key, 0, n - 1)
+  end
+end
+
+-- A job reached an end state: remember its id for `dedupeFor` ms after now, if asked to.
+local function remember_id(id, header, now)
+  local dedupe_for = header[H_DEDUPE_FOR]
+  if dedupe_for and dedupe_for > 0 then redis.call('ZADD', K_DEDUPE, now + dedupe_for, id) end
+end
+
+-- Ends a job in `state` (completed, dead or cancelled), in the matching finished set.
+local function finish(id, header, body, now, state, reason)
+  header[H_STATE] = state
+  header[H_FINISHED] = now
+  if reason then header[H_ERROR] = reason end
+  write_record(id, header, body)
+  remember_id(id, header, now)
+  if state == S_COMPLETED then
+    redis.call('ZADD', K_COMPLETED, now, id)
+    emit('completed', id, 'a', header[H_ATTEMPT])
+  elseif state == S_DEAD then
+    redis.call('ZADD', K_DEAD, now, id)
+    emit('dead', id, 'a', header[H_ATTEMPT], 'err', header[H_ERROR] or '')
+  else
+    redis.call('ZADD', K_CANCELLED, now, id)
+    emit('cancelled', id, 'a', header[H_ATTEMPT])
   end
 end
 
 -- Marks a job dead with `reason`, keeping its record (and payload bytes) for inspection.
 local function bury(id, header, body, now, reason)
-  header[H_STATE] = S_DEAD
-  header[H_FINISHED] = now
-  header[H_ERROR] = reason
-  write_record(id, header, body)
-  redis.call('ZADD', K_DEAD, now, id)
+  finish(id, header, body, now, S_DEAD, reason)
 end
 
 -- A record that cannot be read: wrap its raw bytes as the body of a fresh dead record so
 -- the reason is visible and nothing else is disturbed.
 local function bury_corrupt(id, raw, now, reason)
-  local header = {S_DEAD, 0, 0, 0, 0, 0, now, 0, 0, 0, 0, 0, 0, 0, 'corrupt record: ' .. reason}
-  write_record(id, header, raw or '')
-  redis.call('ZADD', K_DEAD, now, id)
+  local header = {S_DEAD, 0, 0, 0, 0, 0, now, 0, 0, 0, 0, 0, 0, 0, 'corrupt record: ' .. reason, 0, 0}
+  finish(id, header, raw or '', now, S_DEAD, nil)
 end

@@ -7,6 +7,9 @@ import { DocketError } from './errors.js';
  */
 export const PROTOCOL_VERSION = 1;
 
+/** Entries the event stream of a queue keeps (approximately: trimmed with MAXLEN ~). */
+export const EVENTS_MAX_LEN = 10_000;
+
 /** The first byte of every job record. */
 export const RECORD_FORMAT = 1;
 
@@ -26,6 +29,9 @@ export interface Backoff {
   /** Spread each delay randomly over [delay/2, delay] so failing jobs do not retry in lockstep. */
   jitter?: boolean;
 }
+
+/** Fields in a header array; record.lua's H_* positions index them (from 1). */
+const HEADER_FIELDS = 17;
 
 const BACKOFF_TYPES: readonly (BackoffType | 'none')[] = ['none', 'fixed', 'exponential'];
 
@@ -51,6 +57,10 @@ export interface JobHeader {
   priority: number;
   /** The last try's error message, if it failed. */
   error: string | undefined;
+  /** Cancellation was requested while the job was active. */
+  cancelRequested: boolean;
+  /** ms the id keeps deduplicating enqueues after the job finished (0: only while it exists). */
+  dedupeFor: number;
 }
 
 // The msgpackr instance for everything docket stores. Plain msgpack (no record extension) so
@@ -84,6 +94,8 @@ function headerToArray(h: JobHeader): unknown[] {
     b?.jitter ? 1 : 0,
     h.priority,
     h.error ?? false,
+    h.cancelRequested ? 1 : 0,
+    h.dedupeFor,
   ];
 }
 
@@ -94,7 +106,7 @@ function num(value: unknown): number {
 }
 
 function arrayToHeader(a: unknown[]): JobHeader {
-  if (a.length < 15) throw new TypeError(`job header has ${a.length} fields, expected 15`);
+  if (a.length < HEADER_FIELDS) throw new TypeError(`job header has ${a.length} fields, expected ${HEADER_FIELDS}`);
   const state = STATE_CODES[num(a[0])];
   if (state === undefined) throw new TypeError(`unknown job state code ${String(a[0])}`);
   const backoffType = BACKOFF_TYPES[num(a[9])];
@@ -116,6 +128,8 @@ function arrayToHeader(a: unknown[]): JobHeader {
     backoff,
     priority: num(a[13]),
     error: typeof a[14] === 'string' ? a[14] : undefined,
+    cancelRequested: num(a[15]) === 1,
+    dedupeFor: num(a[16]),
   };
 }
 

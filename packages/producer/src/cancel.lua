@@ -1,0 +1,28 @@
+-- docket producer: cancel a job.
+-- KEYS: the queue keys (see record.lua).
+-- ARGV[1] id, ARGV[2] the queue's cancel channel.
+-- Returns 1 cancelled now (it was waiting, delayed or waiting to retry), 2 cancellation
+-- requested (it is active: its consumer is told over the channel, and again by its next lease
+-- renewal; the try ends `cancelled`, never retried), 0 nothing to cancel (unknown or finished).
+-- Guarantees: O(log n). A waiting job is cancelled lazily: its id stays in the waiting
+-- structure (removing it from a list would be O(n)) and consumers skip it when it comes out;
+-- meta `ghosts` counts such ids so that counts stay exact.
+local id = ARGV[1]
+local header, body = read_record(redis.call('HGET', K_JOBS, id))
+if not header then return 0 end
+local state = header[H_STATE]
+if state == S_ACTIVE then
+  if header[H_CANCEL] ~= 1 then
+    header[H_CANCEL] = 1
+    write_record(id, header, body)
+  end
+  redis.call('PUBLISH', ARGV[2], id)
+  return 2
+end
+if state ~= S_WAITING and state ~= S_DELAYED and state ~= S_FAILED then return 0 end
+local now = now_ms()
+if redis.call('ZREM', K_DELAYED, id) == 0 then
+  redis.call('HINCRBY', K_META, 'ghosts', 1)
+end
+finish(id, header, body, now, S_CANCELLED, nil)
+return 1
