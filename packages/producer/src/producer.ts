@@ -50,7 +50,8 @@ export interface ProducerOptions {
    */
   maxPayloadBytes?: number;
   /**
-   * Most jobs sent in one script call by `enqueueMany`.
+   * Most jobs sent in one script call by `enqueueMany` (at most 10,000: each job is 4 script
+   * arguments, and ioredis passes a call's arguments on the stack).
    * @default 1000
    */
   chunkSize?: number;
@@ -122,7 +123,7 @@ export class Producer {
     this.#prefix = options.prefix === undefined ? DEFAULT_PREFIX : checkPrefix(options.prefix);
     this.#maxPayloadBytes =
       options.maxPayloadBytes === undefined ? DEFAULT_MAX_PAYLOAD_BYTES : checkInteger('maxPayloadBytes', options.maxPayloadBytes, 1, 512 * 1024 * 1024);
-    this.#chunkSize = options.chunkSize === undefined ? 1000 : checkInteger('chunkSize', options.chunkSize, 1, 100_000);
+    this.#chunkSize = options.chunkSize === undefined ? 1000 : checkInteger('chunkSize', options.chunkSize, 1, 10_000);
     this.#connection = options.connection;
     const { client, owned } = openConnection(options.connection, { enableAutoPipelining: true });
     this.#client = client;

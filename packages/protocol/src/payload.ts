@@ -9,7 +9,8 @@ const MAX_DEPTH = 100;
 /**
  * msgpackr quietly turns functions and symbols into nothing useful and overflows on cycles, so
  * values are checked first. What crosses is data: class instances arrive as plain objects,
- * Sets as arrays and Maps as plain objects; Dates, Buffers, typed arrays and bigints survive.
+ * Sets as arrays and Maps as plain objects; Dates, Buffers, typed arrays and bigints (of any
+ * size) survive.
  */
 function findUnencodable(value: unknown, path: string, depth: number, seen: Set<object>): string | undefined {
   switch (typeof value) {

@@ -63,17 +63,24 @@ export interface JobHeader {
   dedupeFor: number;
 }
 
-// The msgpackr instance for everything docket stores. Plain msgpack (no record extension) so
-// that Lua's cmsgpack can read headers; 64-bit integers decode to numbers where they fit.
+// Headers: plain msgpack (no record extension) so that Lua's cmsgpack can read and write them;
+// cmsgpack writes timestamps as 64-bit integers, which decode to numbers where they fit.
 const packr = new Packr({ useRecords: false, // 'auto' (numbers where safe, else bigint) is supported at run time but missing from the types.
   int64AsType: 'auto' as 'number', mapsAsObjects: true });
 
+// User values (payloads, results, progress): msgpackr writes every bigint as a 64-bit integer
+// (larger ones with its extension) and every JS number beyond 32 bits as a float, so decoding
+// 64-bit integers as bigints gives back exactly the types that were sent.
+const valuePackr = new Packr({ useRecords: false, int64AsType: 'bigint', useBigIntExtension: true, mapsAsObjects: true });
+
+/** Encodes a payload, result or progress value (no checks: see `encodeChecked`). */
 export function encodeValue(value: unknown): Buffer {
-  return packr.pack(value);
+  return valuePackr.pack(value);
 }
 
+/** Decodes what {@link encodeValue} wrote. */
 export function decodeValue(bytes: Uint8Array): unknown {
-  return packr.unpack(bytes);
+  return valuePackr.unpack(bytes);
 }
 
 function headerToArray(h: JobHeader): unknown[] {

@@ -1,0 +1,463 @@
+import { randomBytes } from 'node:crypto';
+import { type RedisServer, startRedisServer, uniquePrefix } from '@docket/testing';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Backoff,
+  type JobHeader,
+  type JobState,
+  RECORD_FORMAT,
+  RECORD_LUA,
+  STATE_CODES,
+  composeLua,
+  decodeRecord,
+  decodeValue,
+  encodeRecord,
+  encodeValue,
+  isDocketError,
+  queueKeyList,
+  queueKeys,
+} from '../src/index.js';
+
+const ALL_STATES: JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead', 'cancelled'];
+
+function header(overrides: Partial<JobHeader> = {}): JobHeader {
+  return {
+    state: 'waiting',
+    attempt: 0,
+    maxAttempts: 3,
+    token: 0,
+    createdAt: 1_700_000_000_123,
+    startedAt: 0,
+    finishedAt: 0,
+    runAt: 0,
+    timeout: 0,
+    backoff: undefined,
+    priority: 0,
+    error: undefined,
+    cancelRequested: false,
+    dedupeFor: 0,
+    ...overrides,
+  };
+}
+
+/** A decoded backoff: `jitter` left out means no jitter. */
+function normalizedBackoff(b: Backoff | undefined): Backoff | undefined {
+  if (b === undefined) return undefined;
+  return { ...b, jitter: b.jitter === true };
+}
+
+function expectSameHeader(got: JobHeader, sent: JobHeader): void {
+  expect(got).toEqual({ ...sent, backoff: normalizedBackoff(sent.backoff) });
+}
+
+/** Runs `fn` and returns what it threw (fails the test if nothing was thrown). */
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the call to throw');
+}
+
+function expectCorrupt(bytes: Buffer, jobId?: string): void {
+  const err = thrown(() => decodeRecord(bytes, jobId));
+  expect(isDocketError(err, 'CORRUPT_RECORD'), String(err)).toBe(true);
+  if (jobId !== undefined) expect((err as { jobId?: string }).jobId).toBe(jobId);
+}
+
+/** Builds format byte + length + the given header bytes + payload bytes. */
+function rawRecord(head: Buffer, payload: Buffer = Buffer.alloc(0), format = RECORD_FORMAT, declaredLength = head.length): Buffer {
+  const prefix = Buffer.alloc(3);
+  prefix[0] = format;
+  prefix.writeUInt16BE(declaredLength, 1);
+  return Buffer.concat([prefix, head, payload]);
+}
+
+/** A deterministic pseudo-random source (mulberry32) so a failure can be reproduced. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('encodeRecord / decodeRecord: the header', () => {
+  it('the state codes list every job state exactly once', () => {
+    expect([...STATE_CODES].sort()).toEqual([...ALL_STATES].sort());
+  });
+
+  it.each(ALL_STATES)('round-trips state %s', (state) => {
+    const sent = header({ state });
+    const { header: got } = decodeRecord(encodeRecord(sent, encodeValue(null)));
+    expect(got.state).toBe(state);
+    expectSameHeader(got, sent);
+  });
+
+  it('round-trips every numeric field with distinct values', () => {
+    // Distinct values per field, so two fields swapped in the layout would be caught.
+    const sent = header({
+      state: 'active',
+      attempt: 2,
+      maxAttempts: 7,
+      token: 4_242,
+      createdAt: 1_700_000_000_001,
+      startedAt: 1_700_000_000_002,
+      finishedAt: 1_700_000_000_003,
+      runAt: 1_700_000_000_004,
+      timeout: 30_000,
+      backoff: { type: 'fixed', delay: 1_234, max: 5_678, jitter: true },
+      priority: -17,
+      error: 'boom',
+      cancelRequested: true,
+      dedupeFor: 86_400_000,
+    });
+    expectSameHeader(decodeRecord(encodeRecord(sent, encodeValue({ a: 1 }))).header, sent);
+  });
+
+  const backoffs: [string, Backoff | undefined][] = [
+    ['none', undefined],
+    ['fixed', { type: 'fixed', delay: 500 }],
+    ['fixed with jitter', { type: 'fixed', delay: 500, jitter: true }],
+    ['fixed with jitter false', { type: 'fixed', delay: 500, jitter: false }],
+    ['fixed with max', { type: 'fixed', delay: 500, max: 800 }],
+    ['fixed with a zero delay', { type: 'fixed', delay: 0 }],
+    ['exponential', { type: 'exponential', delay: 1_000 }],
+    ['exponential with max', { type: 'exponential', delay: 1_000, max: 60_000 }],
+    ['exponential with jitter', { type: 'exponential', delay: 1_000, jitter: true }],
+    ['exponential with max and jitter', { type: 'exponential', delay: 1_000, max: 300_000, jitter: true }],
+    ['exponential with a large max', { type: 'exponential', delay: 1, max: 2 ** 40 }],
+  ];
+  it.each(backoffs)('round-trips backoff: %s', (_label, backoff) => {
+    const sent = header({ backoff });
+    const got = decodeRecord(encodeRecord(sent, Buffer.alloc(0))).header;
+    expect(got.backoff).toEqual(normalizedBackoff(backoff));
+    if (backoff && backoff.max === undefined) expect(got.backoff).not.toHaveProperty('max');
+    expectSameHeader(got, sent);
+  });
+
+  const errors: [string, string | undefined][] = [
+    ['no error', undefined],
+    ['empty string', ''],
+    ['ascii', 'Error: connection refused'],
+    ['unicode', 'Fehler: Größe überschritten — 日本語のエラー 🎉🚀 \u{1F600}'],
+    ['control characters and NUL', 'line 1\nline 2\ttab\u0000nul'],
+    ['a long message (str16)', 'é'.repeat(2_000)],
+  ];
+  it.each(errors)('round-trips error: %s', (_label, error) => {
+    const sent = header({ state: 'failed', error });
+    const got = decodeRecord(encodeRecord(sent, encodeValue('x'))).header;
+    expect(got.error).toBe(error);
+    expectSameHeader(got, sent);
+  });
+
+  it('round-trips large timestamps and extreme integers', () => {
+    const sent = header({
+      createdAt: 8.64e15, // the largest valid Date
+      startedAt: Number.MAX_SAFE_INTEGER,
+      finishedAt: 2 ** 32, // just past 32 bits
+      runAt: 2 ** 32 - 1,
+      token: 2 ** 53 - 2,
+      timeout: 2 ** 31,
+      maxAttempts: 1_000_000,
+      attempt: 999_999,
+      priority: -1_000_000,
+    });
+    const got = decodeRecord(encodeRecord(sent, Buffer.alloc(0))).header;
+    expectSameHeader(got, sent);
+    for (const v of [got.createdAt, got.startedAt, got.finishedAt, got.runAt, got.token, got.timeout]) {
+      expect(typeof v).toBe('number');
+    }
+  });
+
+  it.each([
+    [false, 0],
+    [true, 0],
+    [false, 1],
+    [true, 30 * 24 * 3_600_000],
+  ])('round-trips cancelRequested %s and dedupeFor %s', (cancelRequested, dedupeFor) => {
+    const sent = header({ state: 'active', cancelRequested, dedupeFor });
+    const got = decodeRecord(encodeRecord(sent, Buffer.alloc(0))).header;
+    expect(got.cancelRequested).toBe(cancelRequested);
+    expect(got.dedupeFor).toBe(dedupeFor);
+    expectSameHeader(got, sent);
+  });
+
+  it('round-trips the highest priority', () => {
+    const sent = header({ priority: 1_000_000 });
+    expectSameHeader(decodeRecord(encodeRecord(sent, Buffer.alloc(0))).header, sent);
+  });
+
+  it('starts with the format byte and a big-endian header length that matches the layout', () => {
+    const payload = encodeValue({ hello: 'world' });
+    const rec = encodeRecord(header(), payload);
+    expect(rec[0]).toBe(RECORD_FORMAT);
+    const headLength = rec.readUInt16BE(1);
+    expect(rec.length).toBe(3 + headLength + payload.length);
+    expect(Array.isArray(decodeValue(rec.subarray(3, 3 + headLength)))).toBe(true);
+    expect(rec.subarray(3 + headLength).equals(payload)).toBe(true);
+  });
+});
+
+describe('encodeRecord / decodeRecord: the payload bytes', () => {
+  const payloads: [string, unknown][] = [
+    ['null', null],
+    ['empty string', ''],
+    ['unicode string', 'héllo wörld — 日本 🎉 \u0000 end'],
+    ['Date', new Date(1_700_000_000_123)],
+    ['Date before the epoch', new Date(-86_400_000)],
+    ['Map', new Map<unknown, unknown>([['a', 1], [2, 'b'], ['nested', new Map([['x', [1, 2]]])]])],
+    ['nested objects and arrays', { a: { b: { c: [1, { d: 'e' }, [null, true, false]] } }, empty: {}, list: [] }],
+    ['Buffer', Buffer.from([0, 1, 2, 254, 255])],
+    ['Uint8Array', new Uint8Array([9, 8, 7, 0])],
+    ['bigint', 1234567890123456789n],
+    ['negative bigint', -(2n ** 62n)],
+    ['floats and specials', [0.1, -1.5e300, Number.NaN, Number.POSITIVE_INFINITY]],
+    ['large object', Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`key${i}`, 'v'.repeat(i)]))],
+  ];
+
+  it.each(payloads)('keeps the bytes of a %s payload untouched', (_label, value) => {
+    const bytes = encodeValue(value);
+    const copy = Buffer.from(bytes); // in case anything wrote into the original
+    const sent = header({ state: 'delayed', error: 'ünïcödé', backoff: { type: 'exponential', delay: 10, max: 20, jitter: true } });
+    const { header: got, payload } = decodeRecord(encodeRecord(sent, bytes));
+    expect(Buffer.compare(payload, copy)).toBe(0);
+    expectSameHeader(got, sent);
+  });
+
+  it('an empty payload stays empty', () => {
+    expect(decodeRecord(encodeRecord(header(), Buffer.alloc(0))).payload.length).toBe(0);
+  });
+
+  it('arbitrary binary payload bytes (not msgpack at all) pass through', () => {
+    const bytes = randomBytes(4096);
+    expect(decodeRecord(encodeRecord(header(), bytes)).payload.equals(bytes)).toBe(true);
+  });
+
+  it('payload bytes that begin like a record do not confuse the decoder', () => {
+    const inner = encodeRecord(header({ state: 'dead', error: 'inner' }), encodeValue('inner payload'));
+    const outer = encodeRecord(header({ state: 'waiting' }), inner);
+    const decoded = decodeRecord(outer);
+    expect(decoded.header.state).toBe('waiting');
+    expect(decoded.payload.equals(inner)).toBe(true);
+  });
+
+  // Values that decode to what was sent.
+  const faithful: [string, unknown][] = [
+    ['null', null],
+    ['empty string', ''],
+    ['unicode string', 'héllo wörld — 日本 🎉 \u0000 end'],
+    ['Date', new Date(1_700_000_000_123)],
+    ['nested objects and arrays', { a: { b: { c: [1, { d: 'e' }, [null, true, false]] } }, empty: {}, list: [] }],
+    ['Buffer', Buffer.from([0, 1, 2, 254, 255])],
+    ['large bigint', 1234567890123456789n],
+  ];
+  it.each(faithful)('a %s payload decodes to the value sent', (_label, value) => {
+    const { payload } = decodeRecord(encodeRecord(header(), encodeValue(value)));
+    expect(decodeValue(payload)).toEqual(value);
+  });
+
+  it('a Uint8Array payload decodes to the same bytes', () => {
+    const value = new Uint8Array([9, 8, 7, 0]);
+    const decoded = decodeValue(decodeRecord(encodeRecord(header(), encodeValue(value))).payload);
+    expect(decoded).toBeInstanceOf(Uint8Array);
+    expect([...(decoded as Uint8Array)]).toEqual([...value]);
+  });
+
+  // payload.ts documents what crosses: data. Maps arrive as plain objects, Sets as arrays;
+  // Dates, Buffers, typed arrays and bigints survive.
+  it('a Map payload arrives as a plain object with its entries', () => {
+    const decoded = decodeValue(encodeValue(new Map<string, unknown>([['a', 1], ['b', { c: [2] }]])));
+    expect(decoded).toEqual({ a: 1, b: { c: [2] } });
+  });
+  it('a Set payload arrives as an array of its items', () => {
+    expect(decodeValue(encodeValue(new Set(['x', 2])))).toEqual(['x', 2]);
+  });
+
+  it('a bigint of any size arrives as a bigint, and a large number as a number', () => {
+    const value = { small: 5n, negative: -3n, huge: 2n ** 100n, big: 2 ** 40, negativeBig: -(2 ** 40) };
+    expect(decodeValue(encodeValue(value))).toEqual(value);
+  });
+});
+
+describe('decodeRecord rejects garbage with CORRUPT_RECORD', () => {
+  // The header array of a valid record, as plain values, to derive broken variants from.
+  const valid = encodeRecord(header(), Buffer.alloc(0));
+  const validFields = decodeValue(valid.subarray(3, 3 + valid.readUInt16BE(1))) as unknown[];
+  const validHead = encodeValue(validFields);
+  /** The valid header with field `index` (0-based, = Lua's H_* - 1) replaced. */
+  const withField = (index: number, value: unknown) => encodeValue(validFields.map((v, i) => (i === index ? value : v)));
+  const STATE = 0;
+  const ATTEMPT = 1;
+  const BACKOFF_TYPE = 9;
+
+  it('sanity: the rebuilt valid header decodes', () => {
+    expect(decodeRecord(rawRecord(validHead, encodeValue('p'))).header).toEqual(header());
+    expect(decodeRecord(rawRecord(withField(STATE, 3))).header.state).toBe('completed');
+  });
+
+  it('an empty buffer', () => expectCorrupt(Buffer.alloc(0)));
+  it('a buffer shorter than the prefix', () => {
+    expectCorrupt(Buffer.from([RECORD_FORMAT]));
+    expectCorrupt(Buffer.from([RECORD_FORMAT, 0]));
+  });
+  it('a wrong format byte', () => {
+    for (const format of [0, 2, 0x7f, 0xff]) expectCorrupt(rawRecord(validHead, Buffer.alloc(0), format));
+  });
+  it('a header length beyond the end of the record (truncated header)', () => {
+    expectCorrupt(rawRecord(validHead.subarray(0, validHead.length - 3), Buffer.alloc(0), RECORD_FORMAT, validHead.length));
+    expectCorrupt(rawRecord(Buffer.alloc(0), Buffer.alloc(0), RECORD_FORMAT, 0xffff));
+  });
+  it('a zero header length', () => expectCorrupt(rawRecord(Buffer.alloc(0), encodeValue('payload'))));
+  it('header bytes cut short inside the msgpack array', () => {
+    const cut = validHead.subarray(0, 6);
+    expectCorrupt(rawRecord(cut, Buffer.alloc(0), RECORD_FORMAT, cut.length));
+  });
+  it('a header that is not an array', () => {
+    for (const value of [{ state: 0 }, 'header', 42, null, true]) expectCorrupt(rawRecord(encodeValue(value)));
+  });
+  it('a header array with too few fields', () => {
+    expectCorrupt(rawRecord(encodeValue(validFields.slice(0, -1))));
+    expectCorrupt(rawRecord(encodeValue(validFields.slice(0, 3))));
+    expectCorrupt(rawRecord(encodeValue([])));
+  });
+  it('a header with an unknown state code', () => {
+    for (const code of [7, 99, -1, 1.5]) {
+      expectCorrupt(rawRecord(withField(STATE, code)));
+    }
+  });
+  it('a header with an unknown backoff code', () => {
+    expectCorrupt(rawRecord(withField(BACKOFF_TYPE, 3)));
+    expectCorrupt(rawRecord(withField(BACKOFF_TYPE, -1)));
+  });
+  it('a header with a string where a number belongs', () => {
+    expectCorrupt(rawRecord(withField(ATTEMPT, 'x')));
+    expectCorrupt(rawRecord(withField(STATE, '0')));
+    expectCorrupt(rawRecord(withField(ATTEMPT, null)));
+  });
+  it('names the job in the error', () => expectCorrupt(Buffer.from('not a record'), 'job-7'));
+
+  it('random bytes, with or without a plausible prefix', () => {
+    const random = seeded(0xd0c4e7);
+    for (let i = 0; i < 300; i++) {
+      const len = Math.floor(random() * 80);
+      const bytes = Buffer.from(Array.from({ length: len }, () => Math.floor(random() * 256)));
+      expectCorrupt(bytes);
+      // Same bytes behind a valid format byte and a header length that fits.
+      if (len > 0) expectCorrupt(rawRecord(bytes, Buffer.alloc(0), RECORD_FORMAT, Math.floor(random() * (len + 1)) || len));
+    }
+  });
+});
+
+describe('record.lua reads and writes what Node encodes (real redis-server)', () => {
+  let server: RedisServer;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer({ appendonly: false });
+    redis = server.client();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  // Reads a record with read_record, counts one more attempt, sets the error and writes it back.
+  const body = `
+local id = ARGV[1]
+local header, body = read_record(redis.call('HGET', K_JOBS, id))
+if not header then return redis.error_reply('read_record: ' .. tostring(body)) end
+header[H_ATTEMPT] = header[H_ATTEMPT] + 1
+header[H_ERROR] = ARGV[2]
+write_record(id, header, body)
+return header[H_ATTEMPT]
+`;
+  const script = composeLua(RECORD_LUA, body);
+
+  async function roundTrip(sent: JobHeader, payload: Buffer, error: string) {
+    const keys = queueKeys(uniquePrefix('rec'), 'lua-q');
+    await redis.hset(keys.jobs, 'job-1', encodeRecord(sent, payload));
+    const keyList = queueKeyList(keys);
+    const reply = await redis.eval(script, keyList.length, ...keyList, 'job-1', error);
+    const stored = await redis.hgetBuffer(keys.jobs, 'job-1');
+    expect(stored).not.toBeNull();
+    return { reply, decoded: decodeRecord(stored as Buffer, 'job-1') };
+  }
+
+  it('increments the attempt and sets the error; every other field and the payload survive', async () => {
+    const value = {
+      when: new Date(1_700_000_000_123),
+      tags: new Map([['k', 'v']]),
+      bin: Buffer.from([0, 0xc1, 0xff, 0x00]),
+      big: 2n ** 62n,
+      text: 'unicode ✓ 日本 🎉',
+      empty: '',
+      nothing: null,
+      nested: [[[{ deep: true }]]],
+    };
+    const payload = encodeValue(value);
+    const sent = header({
+      state: 'active',
+      attempt: 1,
+      maxAttempts: 5,
+      token: 77,
+      createdAt: 1_700_000_000_001,
+      startedAt: 1_700_000_000_002,
+      finishedAt: 0,
+      runAt: 1_700_000_000_004,
+      timeout: 15_000,
+      backoff: { type: 'exponential', delay: 1_000, max: 60_000, jitter: true },
+      priority: -42,
+      error: undefined,
+      cancelRequested: true,
+      dedupeFor: 3_600_000,
+    });
+    const error = 'TypeError: ünïcödé 💥 failure';
+    const { reply, decoded } = await roundTrip(sent, payload, error);
+    expect(reply).toBe(2);
+    expectSameHeader(decoded.header, { ...sent, attempt: sent.attempt + 1, error });
+    expect(Buffer.compare(decoded.payload, payload)).toBe(0);
+  });
+
+  it('keeps large timestamps exact and a replaced error string', async () => {
+    const sent = header({
+      state: 'failed',
+      attempt: 0,
+      createdAt: 8.64e15,
+      startedAt: Number.MAX_SAFE_INTEGER,
+      finishedAt: 2 ** 32,
+      runAt: 2 ** 40 + 1,
+      token: 2 ** 31,
+      priority: 1_000_000,
+      backoff: { type: 'fixed', delay: 250 },
+      error: 'the previous error',
+    });
+    const payload = randomBytes(1024); // opaque to Lua: never decoded there
+    const error = 'x'.repeat(300) + ' — ' + '日'.repeat(100);
+    const { decoded } = await roundTrip(sent, payload, error);
+    expectSameHeader(decoded.header, { ...sent, attempt: 1, error });
+    expect(decoded.payload.equals(payload)).toBe(true);
+  });
+
+  it.each(['waiting', 'dead', 'cancelled'] as const)('leaves state %s alone', async (state) => {
+    const sent = header({ state, error: '' });
+    const { decoded } = await roundTrip(sent, encodeValue(null), 'e');
+    expect(decoded.header.state).toBe(state);
+  });
+
+  it('an empty payload stays empty', async () => {
+    const { decoded } = await roundTrip(header(), Buffer.alloc(0), 'e');
+    expect(decoded.payload.length).toBe(0);
+  });
+
+  it('read_record refuses a record Node would refuse', async () => {
+    const keys = queueKeys(uniquePrefix('rec'), 'lua-q');
+    await redis.hset(keys.jobs, 'job-1', Buffer.from([2, 0, 1, 0x90]));
+    const keyList = queueKeyList(keys);
+    await expect(redis.eval(script, keyList.length, ...keyList, 'job-1', 'e')).rejects.toThrow(/read_record/);
+  });
+});
