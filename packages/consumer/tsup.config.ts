@@ -1,14 +1,8 @@
-import { defineConfig } from 'tsup';
+import { libraryConfig } from '../../tsup.shared.js';
 
-export default defineConfig({
+export default libraryConfig({
   // The sandbox's thread entry is plain JavaScript, started by path beside the bundle.
   entry: ['src/index.ts', 'src/sandbox-thread.mjs'],
-  format: ['esm', 'cjs'],
   dts: { entry: 'src/index.ts' },
   shims: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  // Lua scripts are inlined as strings at build time; the .lua file stays the source of truth.
-  loader: { '.lua': 'text' },
 });

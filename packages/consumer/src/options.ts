@@ -12,12 +12,12 @@ import {
 } from '@docket/protocol';
 import type { Handler } from './job.js';
 
-/** How many finished jobs of one kind a queue keeps, and for how long. */
+/** How many finished jobs of one kind a queue keeps, and for how long (a field left out keeps its default). */
 export interface Retention {
   /** Most jobs kept; older ones are removed first. */
-  count: number;
+  count?: number;
   /** ms a finished job is kept. */
-  age: number;
+  age?: number;
 }
 
 /** Where the consumer writes warnings (for instance about Redis settings). */
@@ -108,8 +108,8 @@ export interface ResolvedConsumerOptions {
   pollInterval: number;
   timeout: number;
   maxResultBytes: number;
-  keepCompleted: Retention;
-  keepDead: Retention;
+  keepCompleted: Required<Retention>;
+  keepDead: Required<Retention>;
   logger: Logger;
 }
 
@@ -129,7 +129,7 @@ const KEYS = [
   'logger',
 ] as const;
 
-function checkRetention(name: string, value: unknown, fallback: Retention): Retention {
+function checkRetention(name: string, value: unknown, fallback: Required<Retention>): Required<Retention> {
   if (value === undefined) return fallback;
   const r = checkPlainObject(name, value);
   checkKnownKeys(name, r, ['count', 'age']);
