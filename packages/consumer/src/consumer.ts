@@ -426,6 +426,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       keepCompleted.age,
       keepDead.count,
       keepDead.age,
+      1 + Math.floor(this.#opts.random() * 2147483645),
       reports.length,
     ];
     const args2: (string | number | Buffer)[] = args;

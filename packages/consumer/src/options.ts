@@ -91,6 +91,12 @@ export interface ConsumerOptions<Q extends QueueDefinition = QueueDefinition> {
    */
   keepDead?: Retention;
   /**
+   * Source of randomness for queues with strategy 'random' (seeds each fetch). Inject a
+   * seeded generator to make tests deterministic.
+   * @default Math.random
+   */
+  random?: () => number;
+  /**
    * Where warnings go.
    * @default console
    */
@@ -111,6 +117,7 @@ export interface ResolvedConsumerOptions {
   keepCompleted: Required<Retention>;
   keepDead: Required<Retention>;
   logger: Logger;
+  random: () => number;
 }
 
 const KEYS = [
@@ -127,6 +134,7 @@ const KEYS = [
   'keepCompleted',
   'keepDead',
   'logger',
+  'random',
 ] as const;
 
 function checkRetention(name: string, value: unknown, fallback: Required<Retention>): Required<Retention> {
@@ -175,5 +183,11 @@ export function resolveConsumerOptions(options: unknown): ResolvedConsumerOption
     keepCompleted: checkRetention('keepCompleted', o.keepCompleted, { count: 1_000, age: 24 * 3_600_000 }),
     keepDead: checkRetention('keepDead', o.keepDead, { count: 10_000, age: 7 * 24 * 3_600_000 }),
     logger,
+    random: o.random === undefined ? Math.random : checkRandom(o.random),
   };
+}
+
+function checkRandom(value: unknown): () => number {
+  if (typeof value !== 'function') throw invalid('random', 'a function returning a number in [0, 1)', value);
+  return value as () => number;
 }

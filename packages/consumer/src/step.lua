@@ -5,7 +5,8 @@
 -- KEYS: the queue keys (see record.lua).
 -- ARGV[1] lease ms, ARGV[2] N (jobs to lease, 0 for none),
 -- ARGV[3..6] keep-completed count, keep-completed age ms, keep-dead count, keep-dead age ms,
--- ARGV[7] R, the number of reports, then 6 values per report:
+-- ARGV[7] random seed (an integer from 1 to 2147483646, for strategies that pick at random),
+-- ARGV[8] R, the number of reports, then 6 values per report:
 --   kind: 'c' completed, 'f' failed (retried while attempts remain, unless cancelled),
 --         'x' failed for good, 'k' stopped because it was cancelled,
 --         'r' released unfinished (back to waiting, the try not counted);
@@ -22,14 +23,21 @@ local lease_ms = tonumber(ARGV[1])
 local want = tonumber(ARGV[2])
 local keep_completed, completed_age = tonumber(ARGV[3]), tonumber(ARGV[4])
 local keep_dead, dead_age = tonumber(ARGV[5]), tonumber(ARGV[6])
-local n_reports = tonumber(ARGV[7])
+local seed = tonumber(ARGV[7])
+local n_reports = tonumber(ARGV[8])
 local now = now_ms()
+
+-- Park-Miller generator: exact in doubles, seeded by the consumer (injectable in tests).
+local function random()
+  seed = (seed * 16807) % 2147483647
+  return (seed - 1) / 2147483646
+end
 local BATCH = 1000
 
 local outcomes = {}
 local finished_completed, finished_dead, finished_cancelled, readied = false, false, false, false
 for i = 0, n_reports - 1 do
-  local base = 8 + i * 6
+  local base = 9 + i * 6
   local kind, id, token = ARGV[base], ARGV[base + 1], tonumber(ARGV[base + 2])
   local message, delay, result = ARGV[base + 3], tonumber(ARGV[base + 4]), ARGV[base + 5]
   local outcome = -1
@@ -126,13 +134,16 @@ if #expired > 0 then redis.call('ZREM', K_ACTIVE, unpack(expired)) end
 local leased = {}
 local popped = 0
 if want > 0 and redis.call('HGET', K_META, 'paused') ~= '1' then
-  local ids = strategy_pop(want)
+  local ids = strategy_pop(want, random)
   popped = #ids
   for i = 1, #ids do
     local id = ids[i]
     local raw = redis.call('HGET', K_JOBS, id)
     local header, body = read_record(raw)
-    if header and header[H_STATE] ~= S_CANCELLED then
+    -- Only a waiting job (or one waiting to retry) may be leased: an id can also come out
+    -- stale, left by a lazy cancel, and by then belong to a new job with the same id that is
+    -- already active or finished.
+    if header and (header[H_STATE] == S_WAITING or header[H_STATE] == S_FAILED) then
       local token = redis.call('HINCRBY', K_META, 'tokens', 1)
       header[H_STATE] = S_ACTIVE
       header[H_ATTEMPT] = header[H_ATTEMPT] + 1
@@ -145,7 +156,8 @@ if want > 0 and redis.call('HGET', K_META, 'paused') ~= '1' then
       leased[#leased + 1] = token
       leased[#leased + 1] = rec
     elseif header or not raw then
-      -- Cancelled while waiting (cancellation is lazy, see cancel.lua) or already trimmed.
+      -- Cancelled while waiting (cancellation is lazy, see cancel.lua), already trimmed, or
+      -- the stale copy of an id enqueued again after its cancelled job was trimmed.
       if tonumber(redis.call('HGET', K_META, 'ghosts') or '0') > 0 then redis.call('HINCRBY', K_META, 'ghosts', -1) end
     else
       bury_corrupt(id, raw, now, body)

@@ -1,3 +1,6 @@
 // Strategies
 export { getStrategy, type Strategy } from './strategy.js';
 export { fifo } from './strategies/fifo.js';
+export { lifo } from './strategies/lifo.js';
+export { priority } from './strategies/priority.js';
+export { random } from './strategies/random.js';

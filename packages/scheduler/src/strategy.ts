@@ -1,5 +1,8 @@
 import { DocketError, type StrategyName } from '@docket/protocol';
 import { fifo } from './strategies/fifo.js';
+import { lifo } from './strategies/lifo.js';
+import { priority } from './strategies/priority.js';
+import { random } from './strategies/random.js';
 
 /**
  * A scheduling strategy decides how a waiting job is stored when it is pushed and which job
@@ -13,7 +16,8 @@ import { fifo } from './strategies/fifo.js';
  * - `strategy_return(id, priority)`: a job handed out earlier comes back without having run to
  *   an end (its consumer released it or died); it should be the next one out again where the
  *   order allows.
- * - `strategy_pop(n)`: removes and returns up to n ids, in start order (an empty table if none).
+ * - `strategy_pop(n, random)`: removes and returns up to n ids, in start order (an empty table
+ *   if none). `random()` returns a number in [0, 1) from a generator the consumer seeds.
  * - `strategy_count()`: the number of waiting jobs.
  *
  * Adding a strategy means adding a file beside fifo.ts with its .lua and adding it to the registry below.
@@ -23,7 +27,7 @@ export interface Strategy {
   readonly lua: string;
 }
 
-const registry: Partial<Record<StrategyName, Strategy>> = { fifo };
+const registry: Record<StrategyName, Strategy> = { fifo, lifo, random, priority };
 
 /** The strategy a queue definition names; throws if this build does not provide it. */
 export function getStrategy(name: StrategyName): Strategy {

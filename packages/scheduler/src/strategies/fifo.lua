@@ -9,7 +9,7 @@ local function strategy_return(id, priority)
   redis.call('RPUSH', K_WAITING, id)
 end
 
-local function strategy_pop(n)
+local function strategy_pop(n, random)
   return redis.call('RPOP', K_WAITING, n) or {}
 end
 

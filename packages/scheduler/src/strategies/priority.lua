@@ -1,0 +1,28 @@
+-- strategy priority: highest priority first, first-in first-out among equal priorities.
+-- Uses K_WAITING as a sorted set scored by -priority. Redis orders equal scores by member,
+-- so each member is a sort key then the id: '1' and a 16-hex-digit sequence number from
+-- meta `seq` for a job that becomes ready (fifo within its priority), or '0' and the same for
+-- a job that comes back unfinished (ahead of every job of its priority). All O(log n).
+local function priority_member(prefix, id)
+  local seq = redis.call('HINCRBY', K_META, 'seq', 1)
+  return prefix .. string.format('%016x', seq) .. id
+end
+
+local function strategy_push(id, priority)
+  redis.call('ZADD', K_WAITING, -priority, priority_member('1', id))
+end
+
+local function strategy_return(id, priority)
+  redis.call('ZADD', K_WAITING, -priority, priority_member('0', id))
+end
+
+local function strategy_pop(n, random)
+  local popped = redis.call('ZPOPMIN', K_WAITING, n)
+  local ids = {}
+  for i = 1, #popped, 2 do ids[#ids + 1] = string.sub(popped[i], 18) end
+  return ids
+end
+
+local function strategy_count()
+  return redis.call('ZCARD', K_WAITING)
+end

@@ -1,0 +1,5 @@
+import type { Strategy } from '../strategy.js';
+import lua from './random.lua';
+
+/** A uniformly random job among those waiting, at every pop. */
+export const random: Strategy = Object.freeze({ name: 'random', lua });
