@@ -137,6 +137,7 @@ function duplicate(client: RedisClient, overrides: RedisOptions): RedisClient {
 export class Consumer<Q extends QueueDefinition = QueueDefinition> extends EventEmitter<ConsumerEvents> {
   readonly #opts: ResolvedConsumerOptions;
   readonly #queues: QueueRuntime[];
+  readonly #allQueues: number[];
   #client: RedisClient | undefined;
   #blocking: Redis | undefined;
   #subscriber: Redis | undefined;
@@ -176,6 +177,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         reports: [],
       };
     });
+    this.#allQueues = this.#queues.map((_, i) => i);
   }
 
   /** Jobs whose handler is running right now. */
@@ -368,8 +370,11 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         }
         let leased = 0;
         let nextDueIn = Number.POSITIVE_INFINITY;
-        // Queues in order of preference: a later queue only gets the slots earlier ones left.
-        for (const rt of this.#queues) {
+        // Queues in the selection's order: a later queue only gets the slots earlier ones left.
+        // A step that only sends reports is no turn: it must not move the selection on.
+        const order = free > 0 ? this.#opts.selector.next() : this.#allQueues;
+        for (const index of order) {
+          const rt = this.#queues[index] as QueueRuntime;
           const want = this.#state === 'running' ? free - leased : 0;
           if (want <= 0 && rt.reports.length === 0) continue;
           const result = await this.#step(rt, Math.max(want, 0));

@@ -10,6 +10,7 @@ import {
   checkQueue,
   invalid,
 } from '@docket/protocol';
+import { type SelectionName, type Selector, createSelector } from '@docket/scheduler';
 import type { Handler } from './job.js';
 
 /** How many finished jobs of one kind a queue keeps, and for how long (a field left out keeps its default). */
@@ -32,8 +33,19 @@ export interface ConsumerOptions<Q extends QueueDefinition = QueueDefinition> {
    * @default 'redis://127.0.0.1:6379'
    */
   connection?: ConnectionInput;
-  /** The queues to run jobs from, in order of preference (the first non-empty one is served first). */
+  /** The queues to run jobs from; `selection` decides which one fills free slots first. */
   queues: readonly Q[];
+  /**
+   * Which queue free slots are filled from first, when there are several:
+   * 'strict' (in the order of `queues`; a busy first queue starves the rest), 'round-robin'
+   * (the first queue rotates at every fetch), or 'weighted' (by `weights`: a queue with weight
+   * 3 is first three times as often as one with weight 1). Slots the first queue cannot fill
+   * go to the next, so no selection idles while any queue has work.
+   * @default 'strict'
+   */
+  selection?: SelectionName;
+  /** For selection 'weighted': one integer >= 1 per queue, in the order of `queues`. */
+  weights?: readonly number[];
   /** Runs one try of a job, in this process. Give `handler` or `sandbox`, not both. */
   handler?: Handler<Q>;
   /**
@@ -118,6 +130,7 @@ export interface ResolvedConsumerOptions {
   keepDead: Required<Retention>;
   logger: Logger;
   random: () => number;
+  selector: Selector;
 }
 
 const KEYS = [
@@ -135,6 +148,8 @@ const KEYS = [
   'keepDead',
   'logger',
   'random',
+  'selection',
+  'weights',
 ] as const;
 
 function checkRetention(name: string, value: unknown, fallback: Required<Retention>): Required<Retention> {
@@ -184,6 +199,7 @@ export function resolveConsumerOptions(options: unknown): ResolvedConsumerOption
     keepDead: checkRetention('keepDead', o.keepDead, { count: 10_000, age: 7 * 24 * 3_600_000 }),
     logger,
     random: o.random === undefined ? Math.random : checkRandom(o.random),
+    selector: createSelector((o.selection ?? 'strict') as SelectionName, queues.length, o.weights as number[] | undefined),
   };
 }
 

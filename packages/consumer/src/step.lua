@@ -35,7 +35,7 @@ end
 local BATCH = 1000
 
 local outcomes = {}
-local finished_completed, finished_dead, finished_cancelled, readied = false, false, false, false
+local finished_completed, finished_dead, readied = false, false, false
 for i = 0, n_reports - 1 do
   local base = 9 + i * 6
   local kind, id, token = ARGV[base], ARGV[base + 1], tonumber(ARGV[base + 2])
@@ -51,7 +51,6 @@ for i = 0, n_reports - 1 do
         finished_completed = true
       elseif kind == 'k' or header[H_CANCEL] == 1 then
         finish(id, header, body, now, S_CANCELLED, message ~= '' and message or nil)
-        finished_cancelled = true
       elseif kind == 'r' then
         header[H_STATE] = S_WAITING
         header[H_ATTEMPT] = header[H_ATTEMPT] - 1
@@ -112,7 +111,6 @@ for i = 1, #expired do
     local reason = 'lease expired: the consumer running try ' .. header[H_ATTEMPT] .. ' died or stalled'
     if header[H_CANCEL] == 1 then
       finish(id, header, body, now, S_CANCELLED, reason)
-      finished_cancelled = true
     elseif header[H_ATTEMPT] >= header[H_MAX_ATTEMPTS] then
       bury(id, header, body, now, reason)
       finished_dead = true
@@ -170,7 +168,10 @@ if (readied or popped > 0) and strategy_count() > 0 then wake() end
 
 if finished_completed then trim_finished(K_COMPLETED, now, keep_completed, completed_age, BATCH) end
 if finished_dead then trim_finished(K_DEAD, now, keep_dead, dead_age, BATCH) end
-if finished_cancelled then trim_finished(K_CANCELLED, now, keep_completed, completed_age, BATCH) end
+-- Always: producers cancel waiting and delayed jobs without knowing the retention settings,
+-- so the cancelled set is trimmed here whether or not this step cancelled anything (cheap,
+-- O(log n), when there is nothing to remove).
+trim_finished(K_CANCELLED, now, keep_completed, completed_age, BATCH)
 
 local next_due = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
 return { outcomes, leased, now, tonumber(next_due[2]) or -1 }

@@ -4,3 +4,6 @@ export { fifo } from './strategies/fifo.js';
 export { lifo } from './strategies/lifo.js';
 export { priority } from './strategies/priority.js';
 export { random } from './strategies/random.js';
+
+// Selection across queues
+export { SELECTION_NAMES, createSelector, type SelectionName, type Selector } from './selection.js';
