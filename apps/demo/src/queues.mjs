@@ -8,17 +8,25 @@ import { defineQueue } from '@docket/protocol';
  * Fields every demo payload carries. The first two steer the simulated work; `enqueuedAt`
  * is stamped by the server so the workers can report enqueue-to-start latency.
  * @typedef {object} DemoFields
- * @property {number} [workMs] how long the handler pretends to work
+ * @property {number} [workMs] how long the handler pretends to work; from 200 ms on it
+ *   reports `progress()` every 100 ms, and it always stops as soon as its signal aborts
+ *   (a `timeout`, a cancellation, a shutdown)
  * @property {number} [failTimes] the first `failTimes` tries of the job throw
  * @property {number} [enqueuedAt] epoch ms, set by the server just before enqueueing
+ */
+
+/**
+ * What a long task reports with `progress()` (and `GET /tasks/:id` shows as `progress`).
+ * @typedef {{ percent: number, doneMs: number, totalMs: number }} DemoProgress
  */
 
 /** @typedef {DemoFields & { to: string, template?: string }} EmailPayload */
 /** @typedef {DemoFields & { account: string, month?: string }} ReportPayload */
 
 /**
- * Many small, independent jobs: first in, first out.
- * @type {import('@docket/protocol').QueueDefinition<EmailPayload, { messageId: string }>}
+ * Many small, independent jobs: first in, first out. The result (stored by docket, shown by
+ * `GET /tasks/:id` and returned by `POST /tasks?wait=1`) says when and as what it was sent.
+ * @type {import('@docket/protocol').QueueDefinition<EmailPayload, { sentAt: number, messageId: string }>}
  */
 export const emails = defineQueue('emails', { strategy: 'fifo' });
 
@@ -26,7 +34,7 @@ export const emails = defineQueue('emails', { strategy: 'fifo' });
  * Fewer, heavier jobs. Meant to be a 'priority' queue (the highest `priority` option starts
  * first), but @docket/scheduler ships only 'fifo' so far and refuses other strategies; the
  * driver sends priorities only when this says 'priority', so switching is this one line.
- * @type {import('@docket/protocol').QueueDefinition<ReportPayload, { rows: number }>}
+ * @type {import('@docket/protocol').QueueDefinition<ReportPayload, { builtAt: number, rows: number }>}
  */
 export const reports = defineQueue('reports', { strategy: 'fifo' });
 

@@ -2,12 +2,17 @@
 // The producer side: a small HTTP service that turns requests into docket jobs, the way a
 // web app would. node:http only, to keep the focus on docket.
 //
-//   POST /tasks        { kind, payload?, options? }               -> 201 { id, kind, queue, jobId, created }
-//   POST /tasks/batch  { kind, tasks: [{ payload?, options? }] }  -> 201 { kind, queue, jobs: [{ id, jobId, created }] }
-//   GET  /tasks/:id                                               -> 200 the job's snapshot (producer.getJob), or 404
+//   POST   /tasks        { kind, payload?, options? }               -> 201 { id, kind, queue, jobId, created }
+//   POST   /tasks?wait=1 (or { ..., wait: true }), waitMs optional  -> 200 { ..., state: 'completed', result, waitedMs }
+//                         the job finished otherwise:                  422 { ..., error, code: JOB_FAILED | CANCELLED }
+//                         it did not finish within waitMs:             504 { ..., error, code: TIMEOUT } (the job goes on)
+//   POST   /tasks/batch  { kind, tasks: [{ payload?, options? }] }  -> 201 { kind, queue, jobs: [{ id, jobId, created }] }
+//   GET    /tasks/:id                                               -> 200 the job's snapshot (producer.getJob), or 404
+//   DELETE /tasks/:id                                               -> 200 { id, cancelled: true | false } (producer.cancel)
+//   GET    /stats                                                   -> 200 { [kind]: { queue, waiting, ..., cancelled, paused } }
 //
-// `options` are docket's job options (delay, attempts, backoff, priority, ...), passed
-// through unchanged: docket validates them and its error message becomes the 400 body.
+// `options` are docket's job options (delay, attempts, backoff, priority, timeout, ...),
+// passed through unchanged: docket validates them and its error message becomes the 400 body.
 //
 // Run on its own: REDIS_URL=redis://127.0.0.1:6379 DEMO_PREFIX=demo PORT=3000 node src/server.mjs
 import { createServer } from 'node:http';
@@ -20,9 +25,24 @@ const port = Number(process.env.PORT || 0);
 
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const MAX_BATCH = 10_000;
+/** How long `?wait=1` waits for the job by default, and at most. */
+const DEFAULT_WAIT_MS = 10_000;
+const MAX_WAIT_MS = 60_000;
 
 // One producer for the whole process: it is cheap to share and pipelines concurrent enqueues.
 const producer = new Producer({ connection: redisUrl, prefix });
+
+/**
+ * Settles when shutdown starts: requests still waiting for their job then answer 503 at
+ * once instead of holding the shutdown up for as long as they were willing to wait.
+ * @type {() => void}
+ */
+let startShutdown = () => {};
+/** @type {Promise<never>} */
+const shuttingDown = new Promise((_, reject) => {
+  startShutdown = () => reject(new HttpError(503, 'The server is shutting down; the job goes on (GET /tasks/:id later)'));
+});
+shuttingDown.catch(() => {}); // rejected on purpose, observed by each waiting request
 
 /** An error whose message is safe and useful to show the client. */
 class HttpError extends Error {
@@ -98,16 +118,77 @@ function jobOptions(options, what) {
   return options === undefined ? undefined : object(options, what);
 }
 
-/** @type {Record<string, (req: import('node:http').IncomingMessage, match: RegExpMatchArray) => Promise<[number, unknown]>>} */
+/**
+ * Whether (and how long, in ms) POST /tasks should wait for its job: `?wait=1` (or
+ * `"wait": true` in the body), with `?waitMs=` (or `"waitMs"`) to change the default.
+ * @param {URLSearchParams} query @param {Record<string, unknown>} body
+ * @returns {number} 0 for "answer as soon as the job is enqueued"
+ */
+function waitMsOf(query, body) {
+  const flag = query.get('wait') ?? body.wait;
+  const wait = flag === undefined || flag === false || flag === '0' || flag === 'false' ? false : flag === true || flag === '1' || flag === 'true' || flag === '' ? true : undefined;
+  if (wait === undefined) throw new HttpError(400, `Expected "wait" to be true/false (or 1/0 in the query), got ${JSON.stringify(flag)}`);
+  const raw = query.get('waitMs') ?? body.waitMs;
+  if (raw === undefined) return wait ? DEFAULT_WAIT_MS : 0;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 1 || ms > MAX_WAIT_MS) throw new HttpError(400, `Expected "waitMs" to be an integer from 1 to ${MAX_WAIT_MS}, got ${JSON.stringify(raw)}`);
+  if (!wait) throw new HttpError(400, '"waitMs" needs "wait" (?wait=1 or "wait": true)');
+  return ms;
+}
+
+/**
+ * Parses a task id ("email:17") into its queue and docket job id.
+ * @param {RegExpMatchArray} match
+ */
+function parseTaskId(match) {
+  const id = decodeURIComponent(match[1] ?? '');
+  const colon = id.indexOf(':');
+  const kind = id.slice(0, colon);
+  if (colon < 1 || !Object.hasOwn(queuesByKind, kind)) {
+    throw new HttpError(400, `Expected a task id like "email:17" (kind:jobId, as POST /tasks returns it), got ${JSON.stringify(id)}`);
+  }
+  return { id, kind, queue: queueFor(kind), jobId: id.slice(colon + 1) };
+}
+
+/**
+ * How a waitFor rejection maps to HTTP, or undefined for errors that are not about the job
+ * (Redis trouble...), which the general handler answers.
+ * @type {Partial<Record<import('@docket/producer').DocketErrorCode, number>>}
+ */
+const WAIT_STATUS = {
+  JOB_FAILED: 422, // the job is dead: the message carries its last error
+  CANCELLED: 422,
+  TIMEOUT: 504, // we stopped waiting; the job itself goes on (GET /tasks/:id later)
+  NOT_FOUND: 404, // finished and already removed by retention
+};
+
+/** @typedef {(req: import('node:http').IncomingMessage, match: RegExpMatchArray, url: URL) => Promise<[number, unknown]>} Route */
+
+/** @type {Record<string, Route>} */
 const routes = {
-  async 'POST /tasks'(req) {
+  async 'POST /tasks'(req, _match, url) {
     const body = object(await readJson(req), 'the body');
-    onlyFields(body, ['kind', 'payload', 'options']);
+    onlyFields(body, ['kind', 'payload', 'options', 'wait', 'waitMs']);
     const queue = queueFor(body.kind);
     const kind = /** @type {string} */ (body.kind);
-    const job = await producer.enqueue(queue, stampPayload(body.payload, '"payload"', Date.now()), jobOptions(body.options, '"options"'));
+    const waitMs = waitMsOf(url.searchParams, body);
+    const enqueuedAt = Date.now();
+    const job = await producer.enqueue(queue, stampPayload(body.payload, '"payload"', enqueuedAt), jobOptions(body.options, '"options"'));
+    const answer = { id: taskId(kind, job.id), kind, queue: job.queue, jobId: job.id, created: job.created };
     // 200, not 201, when the id already existed: the request was an idempotent repeat.
-    return [job.created ? 201 : 200, { id: taskId(kind, job.id), kind, queue: job.queue, jobId: job.id, created: job.created }];
+    if (waitMs === 0) return [job.created ? 201 : 200, answer];
+    // A request that waits for its job's result. waitFor listens to the queue's event feed
+    // (one connection per queue for the whole process, shared by every waiting request), so
+    // a thousand waiting requests cost no polling. A repeat of an existing id waits for that job.
+    try {
+      const result = await Promise.race([producer.waitFor(queue, job.id, { timeout: waitMs }), shuttingDown]);
+      return [200, { ...answer, state: 'completed', result, waitedMs: Date.now() - enqueuedAt }];
+    } catch (err) {
+      if (err instanceof HttpError) return [err.status, { ...answer, error: err.message }];
+      const status = isDocketError(err) ? WAIT_STATUS[err.code] : undefined;
+      if (status === undefined || !isDocketError(err)) throw err;
+      return [status, { ...answer, error: err.message, code: err.code, waitedMs: Date.now() - enqueuedAt }];
+    }
   },
 
   async 'POST /tasks/batch'(req) {
@@ -131,17 +212,29 @@ const routes = {
   },
 
   async 'GET /tasks/:id'(_req, match) {
-    const id = decodeURIComponent(match[1] ?? '');
-    const colon = id.indexOf(':');
-    const kind = id.slice(0, colon);
-    if (colon < 1 || !Object.hasOwn(queuesByKind, kind)) {
-      throw new HttpError(400, `Expected a task id like "email:17" (kind:jobId, as POST /tasks returns it), got ${JSON.stringify(id)}`);
-    }
-    const info = await producer.getJob(queueFor(kind), id.slice(colon + 1));
+    const { id, queue, jobId } = parseTaskId(match);
+    const info = await producer.getJob(queue, jobId);
     // Finished jobs are kept for a bounded time and count (the consumers' retention), so
     // an old id may be gone: that is a 404, not an error.
     if (info === null) throw new HttpError(404, `No task ${JSON.stringify(id)} (never enqueued, or removed by retention)`);
-    return [200, { ...info, id, jobId: info.id }];
+    // The snapshot carries `result` (once completed) and `progress` (the latest value the
+    // handler reported); say so explicitly when there is none yet, so clients see the fields.
+    return [200, { ...info, id, jobId: info.id, result: info.result ?? null, progress: info.progress ?? null }];
+  },
+
+  async 'DELETE /tasks/:id'(_req, match) {
+    const { id, queue, jobId } = parseTaskId(match);
+    // true: a waiting or delayed job is cancelled now; a running one is told to stop (its
+    // handler's signal aborts) and ends cancelled, never retried. false: nothing to cancel
+    // (no such job, or it already finished).
+    const cancelled = await producer.cancel(queue, jobId);
+    return [200, { id, cancelled }];
+  },
+
+  async 'GET /stats'() {
+    const kinds = Object.entries(queuesByKind);
+    const counts = await Promise.all(kinds.map(([, queue]) => producer.counts(queue)));
+    return [200, Object.fromEntries(kinds.map(([kind, queue], i) => [kind, { queue: queue.name, ...counts[i] }]))];
   },
 };
 
@@ -149,8 +242,9 @@ const routes = {
 function route(method, path) {
   if (path === '/tasks') return { handler: method === 'POST' ? routes['POST /tasks'] : undefined, match: [] };
   if (path === '/tasks/batch') return { handler: method === 'POST' ? routes['POST /tasks/batch'] : undefined, match: [] };
+  if (path === '/stats') return { handler: method === 'GET' ? routes['GET /stats'] : undefined, match: [] };
   const m = path.match(/^\/tasks\/([^/]+)$/);
-  if (m) return { handler: method === 'GET' ? routes['GET /tasks/:id'] : undefined, match: m };
+  if (m) return { handler: method === 'GET' || method === 'DELETE' ? routes[`${method} /tasks/:id`] : undefined, match: m };
   return undefined;
 }
 
@@ -162,11 +256,12 @@ const server = createServer(async (req, res) => {
     res.end(text);
   };
   try {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
     const found = route(req.method ?? 'GET', path);
     if (!found) return send(404, { error: `No route ${req.method} ${path}` });
     if (!found.handler) return send(405, { error: `Method ${req.method} not allowed on ${path}` });
-    const [status, body] = await found.handler(req, /** @type {RegExpMatchArray} */ (found.match));
+    const [status, body] = await found.handler(req, /** @type {RegExpMatchArray} */ (found.match), url);
     send(status, body);
   } catch (err) {
     if (err instanceof HttpError) return send(err.status, { error: err.message });
@@ -194,8 +289,9 @@ let closing = false;
 async function shutdown(signal) {
   if (closing) return;
   closing = true;
-  // Stop accepting requests, let the ones in progress finish (their enqueues included),
-  // then close the producer's connection.
+  // Stop accepting requests, let the ones in progress finish (their enqueues included; the
+  // ones waiting for their job answer 503 now), then close the producer's connections.
+  startShutdown();
   await new Promise((resolve) => server.close(resolve));
   await producer.close();
   console.log(`[server] ${signal}: closed`);

@@ -1,55 +1,98 @@
 // @ts-check
 // The consumer side: one worker process running jobs from every demo queue. main.mjs forks
-// two of them; each reports every outcome to its parent over IPC so the driver can count
-// jobs and measure latency without polling Redis.
+// two of them; each reports every outcome (completed, retrying, dead, cancelled) to its
+// parent over IPC so the driver can count jobs and measure latency without polling Redis.
+// The handler honours its AbortSignal (a job `timeout`, a cancellation, a shutdown), reports
+// progress during long work and returns a small result, which docket stores.
 //
 // Run on its own: REDIS_URL=redis://127.0.0.1:6379 DEMO_PREFIX=demo node src/worker.mjs
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Consumer, closeOnSignal } from '@docket/consumer';
+import { Consumer, closeOnSignal, isDocketError } from '@docket/consumer';
 import { allQueues } from './queues.mjs';
 
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const prefix = process.env.DEMO_PREFIX || 'demo';
 const name = process.env.DEMO_WORKER_NAME || `worker ${process.pid}`;
 
+/** Work at least this long reports progress... */
+const PROGRESS_FROM_MS = 200;
+/** ...this often. */
+const PROGRESS_EVERY_MS = 100;
+
 /**
- * When each try's handler started, keyed by the job object: docket hands the handler and
- * the outcome events the same (frozen) object, so no id bookkeeping is needed, and entries
- * vanish with the job.
- * @type {WeakMap<object, number>}
+ * When each try's handler started and stopped, keyed by the job object: docket hands the
+ * handler and the outcome events the same (frozen) object, so no id bookkeeping is needed,
+ * and entries vanish with the job.
+ * @type {WeakMap<object, { startedAt: number, stoppedAt?: number }>}
  */
-const startedAt = new WeakMap();
+const tries = new WeakMap();
+
+/**
+ * Pretends to work for `ms`, the way real work should: it passes the signal on, so a
+ * timeout, a cancellation or a shutdown stops it at once; long work reports progress.
+ * @param {number} ms
+ * @param {AbortSignal} signal
+ * @param {(value: import('./queues.mjs').DemoProgress) => void} progress
+ */
+async function work(ms, signal, progress) {
+  try {
+    if (ms < PROGRESS_FROM_MS) {
+      await sleep(ms, undefined, { signal });
+      return;
+    }
+    const start = Date.now();
+    for (let doneMs = 0; doneMs < ms; ) {
+      await sleep(Math.min(PROGRESS_EVERY_MS, ms - doneMs), undefined, { signal });
+      doneMs = Math.min(ms, Date.now() - start);
+      progress({ percent: Math.floor((doneMs * 100) / ms), doneMs, totalMs: ms });
+    }
+  } catch (err) {
+    // timers/promises rejects with its own AbortError; the try should fail with docket's
+    // reason instead (a DocketError: TIMEOUT, CANCELLED or CLOSED), which says what happened.
+    // (docket decides the outcome of a stopped try from that reason whatever the handler
+    // throws, but the error the handler throws is what its own logs and callers see.)
+    if (signal.aborted) throw signal.reason;
+    throw err;
+  }
+}
 
 const consumer = new Consumer({
   connection: redisUrl,
   prefix,
   queues: allQueues,
   concurrency: 20,
-  async handler(job, { signal }) {
-    startedAt.set(job, Date.now());
-    const { workMs = 5, failTimes = 0 } = job.payload;
-    // Pass the signal on, as real work should: on shutdown (or timeout) the sleep stops at
-    // once and the job goes back to the queue instead of holding up the close.
-    await sleep(workMs, undefined, { signal });
-    if (job.attempt <= failTimes) {
-      throw new Error(`simulated failure (try ${job.attempt}, planned to fail ${failTimes > 1000 ? 'always' : `${failTimes}x`})`);
+  async handler(job, { signal, progress }) {
+    const t = { startedAt: Date.now(), stoppedAt: 0 };
+    tries.set(job, t);
+    try {
+      const { workMs = 5, failTimes = 0 } = job.payload;
+      await work(workMs, signal, progress);
+      if (job.attempt <= failTimes) {
+        throw new Error(`simulated failure (try ${job.attempt}, planned to fail ${failTimes > 1000 ? 'always' : `${failTimes}x`})`);
+      }
+      // The return value is the job's result: docket stores it, getJob and waitFor return it.
+      return job.queue === 'emails'
+        ? { sentAt: Date.now(), messageId: randomUUID() }
+        : { builtAt: Date.now(), rows: 1 + Math.floor(Math.random() * 500) };
+    } finally {
+      t.stoppedAt = Date.now();
     }
-    return job.queue === 'emails' ? { messageId: randomUUID() } : { rows: 1 + Math.floor(Math.random() * 500) };
   },
 });
 
 /**
  * Sends one outcome to the parent. Only outcomes Redis has accepted reach these events, so
  * what the driver counts is what is stored.
- * @param {'completed' | 'retrying' | 'dead'} type
+ * @param {'completed' | 'retrying' | 'dead' | 'cancelled'} type
  * @param {import('@docket/consumer').Job} job
- * @param {unknown} [error]
+ * @param {{ error?: unknown, result?: unknown }} [extra]
  */
-function report(type, job, error) {
+function report(type, job, { error, result } = {}) {
   // The events type jobs as Job<unknown> (they are not tied to the consumer's queues), but
   // every job here came from one of our queues.
   const payload = /** @type {import('./queues.mjs').DemoFields} */ (job.payload);
+  const t = tries.get(job);
   const message = {
     type,
     worker: name,
@@ -57,17 +100,25 @@ function report(type, job, error) {
     id: job.id,
     attempt: job.attempt,
     enqueuedAt: payload.enqueuedAt ?? job.createdAt,
-    startedAt: startedAt.get(job) ?? 0,
+    startedAt: t?.startedAt ?? 0,
+    /** When the handler returned or threw (for a timeout or a cancellation: when it stopped). */
+    stoppedAt: t?.stoppedAt || 0,
+    /** When Redis had taken the outcome. */
     finishedAt: Date.now(),
     ...(error === undefined ? {} : { error: error instanceof Error ? error.message : String(error) }),
+    // TIMEOUT, CANCELLED, CLOSED...: lets the driver tell a timed-out try from a thrown error.
+    ...(isDocketError(error) ? { code: error.code } : {}),
+    ...(result === undefined ? {} : { result }),
   };
   if (process.send) process.send(message);
   else console.log(`[${name}] ${type} ${job.queue}/${job.id} try ${job.attempt}${message.error ? `: ${message.error}` : ''}`);
 }
 
-consumer.on('completed', (job) => report('completed', job));
-consumer.on('retrying', (job, error) => report('retrying', job, error));
-consumer.on('dead', (job, error) => report('dead', job, error));
+consumer.on('completed', (job, result) => report('completed', job, { result }));
+consumer.on('retrying', (job, error) => report('retrying', job, { error }));
+consumer.on('dead', (job, error) => report('dead', job, { error }));
+// A running job stopped by producer.cancel (DELETE /tasks/:id): it ends `cancelled`, no retry.
+consumer.on('cancelled', (job) => report('cancelled', job));
 // Trouble outside a handler (Redis down, a lost lease): the consumer carries on by itself,
 // this only makes it visible.
 consumer.on('error', (err) => console.error(`[${name}] ${err.message}`));

@@ -18,9 +18,10 @@ export interface Job<Payload = unknown> {
 
 export interface HandlerContext {
   /**
-   * Fires when the try must stop: its `timeout` passed, its lease was lost to another
-   * consumer, or the consumer is closing and will hand the job to another consumer.
-   * `signal.reason` is a DocketError saying which.
+   * Fires when the try must stop: its `timeout` passed (TIMEOUT), the job was cancelled
+   * (CANCELLED), its lease was lost to another consumer (LEASE_LOST), or the consumer is
+   * closing and hands the job to another consumer (CLOSED). `signal.reason` is a DocketError
+   * with that code.
    */
   signal: AbortSignal;
   /** Reports progress (a number or a small object); emitted as the consumer's 'progress' event. */

@@ -114,6 +114,8 @@ export class Producer {
   readonly #chunkSize: number;
   readonly #queues = new Map<string, QueueState>();
   readonly #waiters = new Map<string, Waiters>();
+  /** Rejects every pending waitFor (on close). */
+  readonly #pendingWaits = new Set<(err: Error) => void>();
   readonly #connection: unknown;
   #closed = false;
 
@@ -258,20 +260,29 @@ export class Producer {
   /**
    * Waits until a job finishes. Resolves with its result; rejects with a DocketError:
    * `JOB_FAILED` (dead; the message carries its last error), `CANCELLED`, `NOT_FOUND`, or
-   * `TIMEOUT` after `timeout` ms (the job itself is not affected). Listens to the queue's
-   * event feed (one blocking connection per queue, opened on first use), never polls.
+   * `TIMEOUT` after `timeout` ms (the job itself is not affected), `CLOSED` if the producer
+   * closes, or the `signal`'s reason if it aborts (e.g. the HTTP client went away). Listens to
+   * the queue's event feed (one blocking connection per queue, opened on first use), never
+   * polls. A job whose result retention already removed rejects with `NOT_FOUND`.
    *
    * @example
    * const { id } = await producer.enqueue(reports, { month: '2026-10' });
    * const url = await producer.waitFor(reports, id, { timeout: 10_000 });
    */
-  async waitFor<Result>(queueArg: QueueDefinition<unknown, Result>, id: string, options: { timeout?: number } = {}): Promise<Result> {
+  async waitFor<Result>(
+    queueArg: QueueDefinition<unknown, Result>,
+    id: string,
+    options: { timeout?: number; signal?: AbortSignal } = {},
+  ): Promise<Result> {
     this.#checkOpen();
     const queue = checkQueue(queueArg);
     checkId(id);
     const o = checkPlainObject('options', options);
-    checkKnownKeys('options', o, ['timeout']);
+    checkKnownKeys('options', o, ['timeout', 'signal']);
     const timeout = options.timeout === undefined ? 30_000 : checkInteger('timeout', options.timeout, 1);
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal', 'an AbortSignal', signal);
+    signal?.throwIfAborted();
     if (!queue.events) {
       throw new DocketError('INVALID_ARGUMENT', `waitFor needs the event feed, but queue "${queue.name}" is defined with events: false`);
     }
@@ -286,11 +297,17 @@ export class Producer {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.#pendingWaits.delete(onClose);
         const set = waiters.byJob.get(id);
         set?.delete(onEvent);
         if (set?.size === 0) waiters.byJob.delete(id);
         fn();
       };
+      const onAbort = () => settle(() => reject(signal?.reason));
+      const onClose = (err: Error) => settle(() => reject(err));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#pendingWaits.add(onClose);
       const fromState = (state: string, error: string | undefined, result: unknown) => {
         if (state === 'completed') settle(() => resolve(result as Result));
         else if (state === 'dead') settle(() => reject(jobFailed(queue.name, id, error)));
@@ -299,7 +316,18 @@ export class Producer {
       const onEvent = (event: QueueEvent) => {
         if (event.type === 'completed') {
           this.getJob(queue, id).then(
-            (job) => fromState('completed', undefined, job?.result),
+            (job) =>
+              job
+                ? fromState('completed', undefined, job.result)
+                : settle(() =>
+                    reject(
+                      new DocketError(
+                        'NOT_FOUND',
+                        `Job "${id}" of queue "${queue.name}" completed, but its result is no longer kept (see the consumers' keepCompleted)`,
+                        { jobId: id, queue: queue.name },
+                      ),
+                    ),
+                  ),
             (err: unknown) => settle(() => reject(err)),
           );
         } else {
@@ -434,6 +462,7 @@ export class Producer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const rejectWait of [...this.#pendingWaits]) rejectWait(new DocketError('CLOSED', 'The producer was closed while waiting for the job'));
     await Promise.all([...this.#waiters.values()].map((w) => w.events.close()));
     this.#waiters.clear();
     if (!this.#owned) return;
