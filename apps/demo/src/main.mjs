@@ -3,7 +3,8 @@
 // (producer) and two worker processes (consumers), drives a mixed workload through HTTP,
 // plays the job lifecycle (a request waiting for its job's result, a cancellation, a
 // timeout), shows live progress, checks that every job ended the way it should, prints a
-// summary, and leaves nothing behind (processes, keys, temp dirs).
+// summary, then shows the scheduling strategies and weighted selection (scheduling.mjs),
+// and leaves nothing behind (processes, keys, temp dirs).
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -13,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { emails, reports } from './queues.mjs';
 import { SetupError, chooseRedis, deleteKeys, uniquePrefix } from './redis.mjs';
+import { schedulingSection } from './scheduling.mjs';
 
 // ------------------------------------------------------------------ the workload
 
@@ -615,7 +617,7 @@ async function main() {
     const workers = Array.from({ length: WORKERS }, (_, i) => start('./worker.mjs', `worker ${i + 1}`, { ...env, DEMO_WORKER_NAME: `worker ${i + 1}` }, onOutcome));
     children.push(...workers);
     const [{ url }] = await Promise.all([waitForMessage(server, 'listening', 15_000), ...workers.map((w) => waitForMessage(w, 'ready', 15_000))]);
-    exitCode = await drive(url, t0);
+    exitCode = await drive(url, t0, { url: redis.url, prefix });
   } catch (err) {
     endStatus();
     // After Ctrl+C the children die under the driver's feet; their errors are just noise.
@@ -648,11 +650,13 @@ async function main() {
 }
 
 /**
- * The driver proper: workload and scenarios, live progress, verification, summary.
+ * The driver proper: workload and scenarios, live progress, verification, summary; then the
+ * scheduling section, which talks to Redis directly with consumers of its own.
  * @param {string} base the server's URL @param {number} t0 when the demo started
+ * @param {{ url: string, prefix: string }} redis where the scheduling section's queues live
  * @returns {Promise<number>} the exit code
  */
-async function drive(base, t0) {
+async function drive(base, t0, redis) {
   // Bad input first, to show what a client gets: docket's own message, naming the option.
   const bad = await http(base, 'POST', '/tasks', { kind: 'email', payload: { to: 'x@example.com' }, options: { attempts: 0 } });
 
@@ -894,13 +898,26 @@ async function drive(base, t0) {
     row('lookup', `GET ${sample.path} -> ${sample.status} ${sample.body.state}, ${sample.body.attempts}/${sample.body.maxAttempts} tries, error ${JSON.stringify(sample.body.error)}`);
   }
   if (bad.status !== 400) problems.push(`bad input got ${bad.status}, expected 400`);
+
+  // Scheduling: the four strategies' orders on the same 12 jobs, and weighted selection
+  // across three queues. Own queues and in-process consumers; the workers are idle by now.
+  log('');
+  try {
+    await schedulingSection({ ...redis, log: (line) => log(line), aborted: () => abortReason }, problems);
+  } catch (err) {
+    if (abortReason) {
+      console.error(`demo aborted: ${abortReason}`);
+      return 1;
+    }
+    problems.push(`the scheduling section failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
   log('');
   if (problems.length > 0) {
     log(`FAILED after ${secs(Date.now() - t0)}:`, process.stderr);
     for (const p of problems) log(`  - ${p}`, process.stderr);
     return 1;
   }
-  log(`OK: all ${fmt(planned)} jobs accounted for (${secs(Date.now() - t0)} so far; now closing)`);
+  log(`OK: all ${fmt(planned)} jobs accounted for, and every scheduling order and share as expected (${secs(Date.now() - t0)} so far; now closing)`);
   return 0;
 }
 

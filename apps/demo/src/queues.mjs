@@ -31,12 +31,11 @@ import { defineQueue } from '@docket/protocol';
 export const emails = defineQueue('emails', { strategy: 'fifo' });
 
 /**
- * Fewer, heavier jobs. Meant to be a 'priority' queue (the highest `priority` option starts
- * first), but @docket/scheduler ships only 'fifo' so far and refuses other strategies; the
- * driver sends priorities only when this says 'priority', so switching is this one line.
+ * Fewer, heavier jobs, in priority order: the highest `priority` option starts first, first-in
+ * first-out among equals.
  * @type {import('@docket/protocol').QueueDefinition<ReportPayload, { builtAt: number, rows: number }>}
  */
-export const reports = defineQueue('reports', { strategy: 'fifo' });
+export const reports = defineQueue('reports', { strategy: 'priority' });
 
 /**
  * What clients name in `{ kind }`, mapped to the queue that runs it. The HTTP API talks in

@@ -520,16 +520,26 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     } catch (err) {
       outcome = Promise.reject(err);
     }
+    // The slot is free before the outcome is recorded: the loop that the report wakes must see
+    // it, or it sends the report alone and blocks instead of leasing the next job.
+    const settled = () => {
+      clearTimeout(lease.timer);
+      this.#running.delete(lease);
+    };
     outcome
       .then(
-        (result) => (lease.stopped ? this.#decideStopped(lease) : this.#decide(lease, 'c', undefined, result)),
-        (err: unknown) => (lease.stopped ? this.#decideStopped(lease) : this.#decide(lease, 'f', err)),
+        (result) => {
+          settled();
+          if (lease.stopped) this.#decideStopped(lease);
+          else this.#decide(lease, 'c', undefined, result);
+        },
+        (err: unknown) => {
+          settled();
+          if (lease.stopped) this.#decideStopped(lease);
+          else this.#decide(lease, 'f', err);
+        },
       )
-      .finally(() => {
-        clearTimeout(lease.timer);
-        this.#running.delete(lease);
-        this.#wakeLoop?.();
-      });
+      .finally(() => this.#wakeLoop?.());
   }
 
   /** Stops a running try early: its signal aborts; the outcome is decided when it settles. */
