@@ -36,20 +36,69 @@ local BATCH = 1000
 
 local outcomes = {}
 local finished_completed, finished_dead, readied = false, false, false
+for i = 1, n_reports do outcomes[i] = -1 end
+
+-- Completions, the common case, are applied in bulk: a handful of calls for the whole batch.
+-- With keep-completed 0 the record goes at once instead of being written and then trimmed.
+local c_reports = {}
+for i = 0, n_reports - 1 do
+  if ARGV[9 + i * 6] == 'c' then c_reports[#c_reports + 1] = i end
+end
+if #c_reports > 0 then
+  local ids = {}
+  for k = 1, #c_reports do ids[k] = ARGV[10 + c_reports[k] * 6] end
+  local scores = redis.call('ZMSCORE', K_ACTIVE, unpack(ids))
+  local recs = redis.call('HMGET', K_JOBS, unpack(ids))
+  local done, records, finished, results = {}, {}, {}, {}
+  for k = 1, #c_reports do
+    local i = c_reports[k]
+    local id, token, result = ids[k], tonumber(ARGV[11 + i * 6]), ARGV[14 + i * 6]
+    if scores[k] then
+      local header, body = read_record(recs[k])
+      if header and header[H_TOKEN] == token then
+        done[#done + 1] = id
+        remember_id(id, header, now)
+        if keep_completed > 0 then
+          header[H_STATE] = S_COMPLETED
+          header[H_FINISHED] = now
+          records[#records + 1] = id
+          records[#records + 1] = pack_record(header, body)
+          finished[#finished + 1] = now
+          finished[#finished + 1] = id
+          if result ~= '' then
+            results[#results + 1] = id
+            results[#results + 1] = result
+          end
+        end
+        emit('completed', id, 'a', header[H_ATTEMPT])
+        outcomes[i + 1] = S_COMPLETED
+      end
+    end
+  end
+  if #done > 0 then
+    call_chunked('ZREM', K_ACTIVE, done, 1)
+    if keep_completed > 0 then
+      call_chunked('HSET', K_JOBS, records, 2)
+      call_chunked('ZADD', K_COMPLETED, finished, 2)
+      if #results > 0 then call_chunked('HSET', K_RESULTS, results, 2) end
+      finished_completed = true
+    else
+      call_chunked('HDEL', K_JOBS, done, 1)
+      call_chunked('HDEL', K_PROGRESS, done, 1)
+    end
+  end
+end
+
+-- Every other outcome, one by one (failures, cancellations and releases are the rare path).
 for i = 0, n_reports - 1 do
   local base = 9 + i * 6
   local kind, id, token = ARGV[base], ARGV[base + 1], tonumber(ARGV[base + 2])
-  local message, delay, result = ARGV[base + 3], tonumber(ARGV[base + 4]), ARGV[base + 5]
-  local outcome = -1
-  if redis.call('ZSCORE', K_ACTIVE, id) then
+  local message, delay = ARGV[base + 3], tonumber(ARGV[base + 4])
+  if kind ~= 'c' and redis.call('ZSCORE', K_ACTIVE, id) then
     local header, body = read_record(redis.call('HGET', K_JOBS, id))
     if header and header[H_TOKEN] == token then
       redis.call('ZREM', K_ACTIVE, id)
-      if kind == 'c' then
-        if result ~= '' then redis.call('HSET', K_RESULTS, id, result) end
-        finish(id, header, body, now, S_COMPLETED, nil)
-        finished_completed = true
-      elseif kind == 'k' or header[H_CANCEL] == 1 then
+      if kind == 'k' or header[H_CANCEL] == 1 then
         finish(id, header, body, now, S_CANCELLED, message ~= '' and message or nil)
       elseif kind == 'r' then
         header[H_STATE] = S_WAITING
@@ -74,10 +123,9 @@ for i = 0, n_reports - 1 do
           readied = true
         end
       end
-      outcome = header[H_STATE]
+      outcomes[i + 1] = header[H_STATE]
     end
   end
-  outcomes[#outcomes + 1] = outcome
 end
 
 -- Due delayed jobs (new or retrying) become ready through the strategy.
@@ -134,32 +182,43 @@ local popped = 0
 if want > 0 and redis.call('HGET', K_META, 'paused') ~= '1' then
   local ids = strategy_pop(want, random)
   popped = #ids
-  for i = 1, #ids do
-    local id = ids[i]
-    local raw = redis.call('HGET', K_JOBS, id)
-    local header, body = read_record(raw)
-    -- Only a waiting job (or one waiting to retry) may be leased: an id can also come out
-    -- stale, left by a lazy cancel, and by then belong to a new job with the same id that is
-    -- already active or finished.
-    if header and (header[H_STATE] == S_WAITING or header[H_STATE] == S_FAILED) then
-      local token = redis.call('HINCRBY', K_META, 'tokens', 1)
-      header[H_STATE] = S_ACTIVE
-      header[H_ATTEMPT] = header[H_ATTEMPT] + 1
-      header[H_TOKEN] = token
-      header[H_STARTED] = now
-      local rec = write_record(id, header, body)
-      redis.call('ZADD', K_ACTIVE, now + lease_ms, id)
-      emit('active', id, 'a', header[H_ATTEMPT])
-      leased[#leased + 1] = id
-      leased[#leased + 1] = token
-      leased[#leased + 1] = rec
-    elseif header or not raw then
-      -- Cancelled while waiting (cancellation is lazy, see cancel.lua), already trimmed, or
-      -- the stale copy of an id enqueued again after its cancelled job was trimmed.
-      if tonumber(redis.call('HGET', K_META, 'ghosts') or '0') > 0 then redis.call('HINCRBY', K_META, 'ghosts', -1) end
-    else
-      bury_corrupt(id, raw, now, body)
-      finished_dead = true
+  if popped > 0 then
+    -- One read, one token reservation and two writes for the whole batch.
+    local recs = redis.call('HMGET', K_JOBS, unpack(ids))
+    local last_token = redis.call('HINCRBY', K_META, 'tokens', popped)
+    local records, deadlines = {}, {}
+    local deadline = now + lease_ms
+    for k = 1, popped do
+      local id, raw = ids[k], recs[k]
+      local header, body = read_record(raw)
+      -- Only a job that is waiting (or waiting to retry) is leased: an id left behind by a lazy
+      -- cancellation may have been reused by a new job since, which must not run twice.
+      if header and (header[H_STATE] == S_WAITING or header[H_STATE] == S_FAILED) then
+        local token = last_token - popped + k
+        header[H_STATE] = S_ACTIVE
+        header[H_ATTEMPT] = header[H_ATTEMPT] + 1
+        header[H_TOKEN] = token
+        header[H_STARTED] = now
+        local rec = pack_record(header, body)
+        records[#records + 1] = id
+        records[#records + 1] = rec
+        deadlines[#deadlines + 1] = deadline
+        deadlines[#deadlines + 1] = id
+        emit('active', id, 'a', header[H_ATTEMPT])
+        leased[#leased + 1] = id
+        leased[#leased + 1] = token
+        leased[#leased + 1] = rec
+      elseif header or not raw then
+        -- Left behind by a lazy cancellation (see cancel.lua): skipped, and no longer counted.
+        if tonumber(redis.call('HGET', K_META, 'ghosts') or '0') > 0 then redis.call('HINCRBY', K_META, 'ghosts', -1) end
+      else
+        bury_corrupt(id, raw, now, body)
+        finished_dead = true
+      end
+    end
+    if #records > 0 then
+      call_chunked('HSET', K_JOBS, records, 2)
+      call_chunked('ZADD', K_ACTIVE, deadlines, 2)
     end
   end
 end

@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export interface ChildMessage {
-  type: 'ready' | 'start' | 'completed' | 'error' | 'closed';
+  type: 'ready' | 'start' | 'completed' | 'error' | 'closed' | 'aborted' | 'failed' | 'dead' | 'cancelled';
   id?: string;
   attempt?: number;
   token?: number;
@@ -30,7 +30,7 @@ export interface ConsumerChildConfig {
   concurrency?: number;
   leaseDuration?: number;
   pollInterval?: number;
-  handler?: { sleepMs?: number; busyMs?: number };
+  handler?: { sleepMs?: number; busyMs?: number; waitForAbort?: boolean; failOnPayload?: boolean };
 }
 
 /** Forks fixtures/consumer.mjs (which runs the built @docket/consumer) and waits until it is started. */

@@ -34,12 +34,26 @@ local function read_record(rec)
   return header, string.sub(rec, 4 + hlen)
 end
 
+-- The record's bytes for a header and body.
+local function pack_record(header, body)
+  local packed = cmsgpack.pack(header)
+  return struct.pack('>BI2', 1, #packed) .. packed .. body
+end
+
 -- Stores the record and returns its bytes.
 local function write_record(id, header, body)
-  local packed = cmsgpack.pack(header)
-  local rec = struct.pack('>BI2', 1, #packed) .. packed .. body
+  local rec = pack_record(header, body)
   redis.call('HSET', K_JOBS, id, rec)
   return rec
+end
+
+-- Runs `command key ...args` in chunks of at most 1000 arguments, because Lua's unpack()
+-- has a small limit. `args` must hold whole groups (pairs stay together when `group` is 2).
+local function call_chunked(command, key, args, group)
+  local step = 1000 - (1000 % group)
+  for i = 1, #args, step do
+    redis.call(command, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
 end
 
 -- Server time in ms: every deadline and due time uses the Redis clock, not the clients'.

@@ -1,0 +1,181 @@
+// QueueEvents: every job transition, in order per job, resumable from any event id.
+import { Consumer } from '@docket/consumer';
+import { Producer, type QueueEvent, QueueEvents, defineQueue } from '@docket/producer';
+import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(() => redis.stop());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts a QueueEvents that records every event it receives. */
+async function record(options: ConstructorParameters<typeof QueueEvents>[0]): Promise<{ events: QueueEvents; seen: QueueEvent[] }> {
+  const events = new QueueEvents(options);
+  const seen: QueueEvent[] = [];
+  events.on('event', (e) => seen.push(e));
+  await events.start();
+  return { events, seen };
+}
+
+const of = (seen: QueueEvent[], id: string) => seen.filter((e) => e.jobId === id);
+
+describe('the event feed', () => {
+  it('shows a job that fails once then succeeds as exactly: enqueued, active, retrying, active, progress, completed', async () => {
+    const prefix = uniquePrefix();
+    const queue = defineQueue(`ev-retry-${prefix}`);
+    const producer = new Producer({ connection: redis.url, prefix });
+    const { events, seen } = await record({ connection: redis.url, prefix, queue });
+    const consumer = new Consumer({
+      connection: redis.url,
+      prefix,
+      queues: [queue],
+      handler: async (job, { progress }) => {
+        if (job.attempt === 1) throw new Error('boom');
+        progress({ pct: 50 });
+        await sleep(30);
+        return 'ok';
+      },
+    });
+    await consumer.start();
+    const { id } = await producer.enqueue(queue, { x: 1 }, { attempts: 3, backoff: { type: 'fixed', delay: 50 } });
+    await waitUntil(() => of(seen, id).some((e) => e.type === 'completed'), { what: 'the completed event' });
+    await sleep(100); // nothing may follow
+
+    const mine = of(seen, id);
+    expect(mine.map((e) => e.type)).toEqual(['enqueued', 'active', 'retrying', 'active', 'progress', 'completed']);
+    expect(mine.map((e) => e.attempt)).toEqual([undefined, 1, 1, 2, 2, 2]);
+    expect(mine[2]).toMatchObject({ error: 'Error: boom', delay: 50 });
+    expect(mine[4]?.progress).toEqual({ pct: 50 });
+    expect(mine[0]?.runAt).toBeUndefined();
+    await consumer.close();
+    await events.close();
+    await producer.close();
+  });
+
+  it('announces a delayed job with its runAt, then runs it', async () => {
+    const prefix = uniquePrefix();
+    const queue = defineQueue(`ev-delayed-${prefix}`);
+    const producer = new Producer({ connection: redis.url, prefix });
+    const { events, seen } = await record({ connection: redis.url, prefix, queue });
+    const consumer = new Consumer({ connection: redis.url, prefix, queues: [queue], handler: async () => 'later' });
+    await consumer.start();
+    const before = Date.now();
+    const { id } = await producer.enqueue(queue, {}, { delay: 300 });
+    const after = Date.now();
+    await waitUntil(() => of(seen, id).length === 1, { what: 'the enqueued event' });
+    const [enqueued] = of(seen, id);
+    expect(enqueued?.type).toBe('enqueued');
+    expect(enqueued?.runAt).toBe((await producer.getJob(queue, id))?.timestamps.runAt);
+    expect(enqueued?.runAt).toBeGreaterThanOrEqual(before + 300 - 50); // (Redis's clock, same machine)
+    expect(enqueued?.runAt).toBeLessThanOrEqual(after + 300 + 50);
+    await waitUntil(() => of(seen, id).some((e) => e.type === 'completed'), { what: 'the completed event' });
+    expect(of(seen, id).map((e) => e.type)).toEqual(['enqueued', 'active', 'completed']);
+    await consumer.close();
+    await events.close();
+    await producer.close();
+  });
+
+  it('reports dead jobs with their error, and cancelled jobs (waiting or running)', async () => {
+    const prefix = uniquePrefix();
+    const queue = defineQueue(`ev-end-${prefix}`);
+    const producer = new Producer({ connection: redis.url, prefix });
+    const { events, seen } = await record({ connection: redis.url, prefix, queue });
+    const consumer = new Consumer({
+      connection: redis.url,
+      prefix,
+      queues: [queue],
+      handler: async (job, { signal }) => {
+        if ((job.payload as { kind: string }).kind === 'fatal') throw new Error('fatal: bad address');
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        throw signal.reason;
+      },
+    });
+    await consumer.start();
+
+    const fatal = await producer.enqueue(queue, { kind: 'fatal' }, { attempts: 1 });
+    await waitUntil(() => of(seen, fatal.id).some((e) => e.type === 'dead'), { what: 'the dead event' });
+    expect(of(seen, fatal.id).map((e) => e.type)).toEqual(['enqueued', 'active', 'dead']);
+    expect(of(seen, fatal.id)[2]).toMatchObject({ attempt: 1, error: 'Error: fatal: bad address' });
+
+    const later = await producer.enqueue(queue, { kind: 'hang' }, { delay: 60_000 });
+    await producer.cancel(queue, later.id);
+    const running = await producer.enqueue(queue, { kind: 'hang' });
+    await waitUntil(() => of(seen, running.id).some((e) => e.type === 'active'), { what: 'the job to start' });
+    await producer.cancel(queue, running.id);
+    await waitUntil(() => of(seen, running.id).some((e) => e.type === 'cancelled'), { what: 'the cancelled event' });
+    await sleep(100);
+    expect(of(seen, later.id).map((e) => e.type)).toEqual(['enqueued', 'cancelled']);
+    expect(of(seen, running.id).map((e) => e.type)).toEqual(['enqueued', 'active', 'cancelled']);
+    expect(of(seen, running.id)[2]?.attempt).toBe(1);
+    await consumer.close();
+    await events.close();
+    await producer.close();
+  });
+
+  it('interleaves the events of concurrent jobs but keeps each job\'s order, and resumes exactly after a given event id', async () => {
+    const prefix = uniquePrefix();
+    const queue = defineQueue<{ i: number }>(`ev-many-${prefix}`);
+    const producer = new Producer({ connection: redis.url, prefix });
+    const { events, seen } = await record({ connection: redis.url, prefix, queue });
+    const consumer = new Consumer({
+      connection: redis.url,
+      prefix,
+      queues: [queue],
+      concurrency: 5,
+      handler: async (job, { progress }) => {
+        progress(job.payload.i);
+        await sleep(20);
+        return job.payload.i;
+      },
+    });
+    await consumer.start();
+    const jobs = await producer.enqueueMany(
+      queue,
+      Array.from({ length: 20 }, (_, i) => ({ payload: { i } })),
+    );
+    await waitUntil(() => seen.filter((e) => e.type === 'completed').length === 20, { what: '20 completed events' });
+    await sleep(100);
+
+    expect(seen).toHaveLength(80);
+    jobs.forEach(({ id }, i) => {
+      const mine = of(seen, id);
+      expect(mine.map((e) => e.type), `job ${id}`).toEqual(['enqueued', 'active', 'progress', 'completed']);
+      expect(mine[2]?.progress).toBe(i);
+    });
+    // Jobs ran side by side: some job completed before another had started.
+    const firstCompleted = seen.findIndex((e) => e.type === 'completed');
+    const lastActive = seen.map((e) => e.type).lastIndexOf('active');
+    expect(firstCompleted).toBeLessThan(lastActive);
+    // Event ids strictly increase.
+    const ids = seen.map((e) => e.eventId);
+    const parts = ids.map((id) => id.split('-').map(Number) as [number, number]);
+    for (let i = 1; i < parts.length; i++) {
+      const [ms, seq] = parts[i] as [number, number];
+      const [pms, pseq] = parts[i - 1] as [number, number];
+      expect(ms > pms || (ms === pms && seq > pseq), `${ids[i - 1]} < ${ids[i]}`).toBe(true);
+    }
+
+    // A reader resuming from an event seen earlier gets exactly the events after it...
+    const k = 37;
+    const from = seen[k]?.eventId as string;
+    const resumed = await record({ connection: redis.url, prefix, queue, from });
+    await waitUntil(() => resumed.seen.length >= seen.length - k - 1, { what: 'the resumed reader to catch up' });
+    await sleep(100);
+    expect(resumed.seen.map((e) => e.eventId)).toEqual(ids.slice(k + 1));
+    expect(resumed.seen).toEqual(seen.slice(k + 1));
+    // ...and then follows the live feed like the first one.
+    const more = await producer.enqueue(queue, { i: 100 });
+    await waitUntil(() => of(resumed.seen, more.id).some((e) => e.type === 'completed'), { what: 'the new job on the resumed reader' });
+    await waitUntil(() => of(seen, more.id).some((e) => e.type === 'completed'), { what: 'the new job on the first reader' });
+    expect(resumed.seen).toEqual(seen.slice(k + 1));
+
+    await consumer.close();
+    await resumed.events.close();
+    await events.close();
+    await producer.close();
+  });
+});
