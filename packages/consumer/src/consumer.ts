@@ -103,6 +103,7 @@ interface StepResult {
 
 const MAX_ERROR_LENGTH = 4096;
 const MAX_PROGRESS_BYTES = 64 * 1024;
+const RECENT_CANCEL_MS = 30_000;
 const STATE_DEAD = STATE_CODES.indexOf('dead');
 const STATE_CANCELLED = STATE_CODES.indexOf('cancelled');
 const BLOCK_GRACE_MS = 10_000;
@@ -159,6 +160,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   #renewing = false;
   #closing: Promise<void> | undefined;
   #lastConnectionError: Error | undefined;
+  /** Cancel requests for jobs not (yet) running here: channel + id -> expiry (ms). */
+  readonly #recentCancels = new Map<string, number>();
   #lastConnectionErrorAt = 0;
 
   constructor(options: ConsumerOptions<Q>) {
@@ -499,6 +502,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       return;
     }
     this.#running.add(lease);
+    if (this.#recentCancels.delete(`${rt.keys.cancelChannel}\0${id}`)) this.#cancelRequested(lease);
     const timeout = header.timeout || this.#opts.timeout;
     if (timeout > 0 && !this.#pool) {
       // The try fails when the handler settles (its slot is free again), never earlier: a
@@ -564,8 +568,19 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   }
 
   #onCancelMessage(channel: string, id: string): void {
+    let found = false;
     for (const lease of this.#running) {
-      if (lease.job.id === id && lease.rt.keys.cancelChannel === channel) this.#cancelRequested(lease);
+      if (lease.job.id === id && lease.rt.keys.cancelChannel === channel) {
+        this.#cancelRequested(lease);
+        found = true;
+      }
+    }
+    // The request can overtake the reply that leases the job to this consumer: remember it
+    // for a while, and #startTry checks it (otherwise it would wait for the next renewal).
+    if (!found) {
+      const now = Date.now();
+      for (const [key, expires] of this.#recentCancels) if (expires < now) this.#recentCancels.delete(key);
+      this.#recentCancels.set(`${channel}\0${id}`, now + RECENT_CANCEL_MS);
     }
   }
 
