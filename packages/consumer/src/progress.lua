@@ -9,4 +9,5 @@ local header = read_record(redis.call('HGET', K_JOBS, id))
 if not header or header[H_TOKEN] ~= token then return 0 end
 redis.call('HSET', K_PROGRESS, id, ARGV[3])
 emit('progress', id, 'a', header[H_ATTEMPT], 'p', ARGV[3])
+flush_events()
 return 1

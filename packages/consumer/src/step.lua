@@ -232,5 +232,6 @@ if finished_dead then trim_finished(K_DEAD, now, keep_dead, dead_age, BATCH) end
 -- O(log n), when there is nothing to remove).
 trim_finished(K_CANCELLED, now, keep_completed, completed_age, BATCH)
 
+flush_events()
 local next_due = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
 return { outcomes, leased, now, tonumber(next_due[2]) or -1 }

@@ -150,13 +150,13 @@ describe('the event feed', () => {
     const firstCompleted = seen.findIndex((e) => e.type === 'completed');
     const lastActive = seen.map((e) => e.type).lastIndexOf('active');
     expect(firstCompleted).toBeLessThan(lastActive);
-    // Event ids strictly increase.
+    // Event ids (`<ms>-<seq>#<index within the stream entry>`) strictly increase.
     const ids = seen.map((e) => e.eventId);
-    const parts = ids.map((id) => id.split('-').map(Number) as [number, number]);
+    const parts = ids.map((id) => id.split(/[-#]/).map(Number) as [number, number, number]);
+    const after = (a: [number, number, number], b: [number, number, number]) =>
+      a[0] > b[0] || (a[0] === b[0] && (a[1] > b[1] || (a[1] === b[1] && a[2] > b[2])));
     for (let i = 1; i < parts.length; i++) {
-      const [ms, seq] = parts[i] as [number, number];
-      const [pms, pseq] = parts[i - 1] as [number, number];
-      expect(ms > pms || (ms === pms && seq > pseq), `${ids[i - 1]} < ${ids[i]}`).toBe(true);
+      expect(after(parts[i] as [number, number, number], parts[i - 1] as [number, number, number]), `${ids[i - 1]} < ${ids[i]}`).toBe(true);
     }
 
     // A reader resuming from an event seen earlier gets exactly the events after it...

@@ -17,6 +17,7 @@ if state == S_ACTIVE then
     write_record(id, header, body)
   end
   redis.call('PUBLISH', ARGV[2], id)
+  flush_events()
   return 2
 end
 if state ~= S_WAITING and state ~= S_DELAYED and state ~= S_FAILED then return 0 end
@@ -25,4 +26,5 @@ if redis.call('ZREM', K_DELAYED, id) == 0 then
   redis.call('HINCRBY', K_META, 'ghosts', 1)
 end
 finish(id, header, body, now, S_CANCELLED, nil)
+flush_events()
 return 1

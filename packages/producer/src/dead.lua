@@ -37,4 +37,5 @@ else
   wake()
 end
 redis.call('ZREM', K_DEAD, unpack(ids))
+flush_events()
 return #ids

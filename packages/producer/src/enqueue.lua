@@ -48,4 +48,5 @@ for i = 0, n - 1 do
   out[#out + 1] = created
 end
 if pushed then wake() end
+flush_events()
 return out

@@ -22,9 +22,9 @@ export type QueueEventType = 'enqueued' | 'active' | 'progress' | 'completed' | 
 
 const EVENT_TYPES: readonly QueueEventType[] = ['enqueued', 'active', 'progress', 'completed', 'retrying', 'dead', 'cancelled'];
 
-/** One entry of a queue's event feed. */
+/** One event of a queue's event feed. */
 export interface QueueEvent {
-  /** The stream entry id: pass it as `from` to resume after this event. */
+  /** `<stream entry id>#<index in the entry>`: pass it as `from` to resume right after this event. */
   eventId: string;
   type: QueueEventType;
   jobId: string;
@@ -75,9 +75,32 @@ export interface QueueEventsOptions {
   blockMs?: number;
 }
 
-function parseEvent(eventId: string, fields: Buffer[]): QueueEvent | undefined {
-  const f = new Map<string, Buffer>();
-  for (let i = 0; i + 1 < fields.length; i += 2) f.set((fields[i] as Buffer).toString(), fields[i + 1] as Buffer);
+/**
+ * Splits one stream entry into its events. A script writes all the events of one call as one
+ * entry; each event starts with field 'e' (its type), then 'j' (the job id) and its own
+ * fields. Field names sit at even positions, so a value 'e' is never taken for a start.
+ */
+function parseEntry(entryId: string, fields: Buffer[]): QueueEvent[] {
+  const events: QueueEvent[] = [];
+  let current: Map<string, Buffer> | undefined;
+  const finish = () => {
+    if (!current) return;
+    const event = toEvent(`${entryId}#${events.length}`, current);
+    if (event) events.push(event);
+  };
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = (fields[i] as Buffer).toString();
+    if (name === 'e') {
+      finish();
+      current = new Map();
+    }
+    current?.set(name, fields[i + 1] as Buffer);
+  }
+  finish();
+  return events;
+}
+
+function toEvent(eventId: string, f: Map<string, Buffer>): QueueEvent | undefined {
   const type = f.get('e')?.toString() as QueueEventType | undefined;
   const jobId = f.get('j')?.toString();
   if (!type || !EVENT_TYPES.includes(type) || jobId === undefined) return undefined;
@@ -115,6 +138,8 @@ export class QueueEvents extends EventEmitter<QueueEventsEvents> {
   readonly #connection: ConnectionInput;
   readonly #blockMs: number;
   #lastId: string;
+  #lastEventId: string;
+  #skipThrough: { entry: string; index: number } | undefined;
   #client: Redis | undefined;
   #state: 'new' | 'running' | 'closed' = 'new';
   #loop: Promise<void> | undefined;
@@ -122,6 +147,7 @@ export class QueueEvents extends EventEmitter<QueueEventsEvents> {
 
   constructor(options: QueueEventsOptions) {
     super();
+    this.#lastEventId = '';
     const o = checkPlainObject('options', options);
     checkKnownKeys('options', o, ['connection', 'prefix', 'queue', 'from', 'blockMs']);
     this.#queue = checkQueue(options.queue);
@@ -131,15 +157,20 @@ export class QueueEvents extends EventEmitter<QueueEventsEvents> {
     const prefix = options.prefix === undefined ? DEFAULT_PREFIX : checkPrefix(options.prefix);
     this.#keys = queueKeys(prefix, this.#queue.name);
     const from = options.from ?? '$';
-    if (typeof from !== 'string' || !/^(\$|\d+(-\d+)?)$/.test(from)) throw invalid('from', "'$', '0' or an event id like '1700000000000-0'", from);
-    this.#lastId = from;
+    const match = typeof from === 'string' ? /^(\$|\d+(?:-\d+)?)(?:#(\d+))?$/.exec(from) : null;
+    if (!match || (match[1] === '$' && match[2] !== undefined)) {
+      throw invalid('from', "'$', '0' or an event id like '1700000000000-0#3'", from);
+    }
+    this.#lastId = match[1] as string;
+    // Resuming inside an entry: that entry is read again and its first events skipped.
+    this.#skipThrough = match[2] === undefined ? undefined : { entry: match[1] as string, index: Number(match[2]) };
     this.#blockMs = options.blockMs === undefined ? 5_000 : checkInteger('blockMs', options.blockMs, 10, 600_000);
     this.#connection = options.connection;
   }
 
-  /** The id of the last event delivered: pass it as `from` to resume after it. */
+  /** The id of the last event delivered (or the starting point): pass it as `from` to resume after it. */
   get lastEventId(): string {
-    return this.#lastId;
+    return this.#lastEventId;
   }
 
   /** Connects and starts delivering events. '$' is pinned to the feed's current end now. */
@@ -159,12 +190,34 @@ export class QueueEvents extends EventEmitter<QueueEventsEvents> {
         throw redisError(err, `Reading the event feed of queue "${this.#queue.name}"`, this.#queue.name);
       }
     }
+    this.#lastEventId ||= this.#skipThrough ? `${this.#skipThrough.entry}#${this.#skipThrough.index}` : this.#lastId;
     this.#loop = this.#read();
+  }
+
+  #deliver(entryId: string, fields: Buffer[], skipThrough = -1): void {
+    this.#lastId = entryId;
+    for (const event of parseEntry(entryId, fields)) {
+      const index = Number(event.eventId.slice(event.eventId.indexOf('#') + 1));
+      if (index <= skipThrough) continue;
+      this.#lastEventId = event.eventId;
+      this.#emitSafe('event', event);
+      this.#emitSafe(event.type, event);
+    }
   }
 
   async #read(): Promise<void> {
     const client = this.#client as Redis;
     let failures = 0;
+    const skip = this.#skipThrough;
+    if (skip) {
+      // Resume inside an entry: read it again (XRANGE is inclusive), skipping what was seen.
+      try {
+        const entries = (await client.xrangeBuffer(this.#keys.events, skip.entry, skip.entry)) as [Buffer, Buffer[]][];
+        for (const [rawId, fields] of entries) this.#deliver(rawId.toString(), fields, skip.index);
+      } catch (err) {
+        this.#reportTrouble(err);
+      }
+    }
     while (this.#state === 'running') {
       try {
         const reply = (await client.xreadBuffer(
@@ -178,27 +231,24 @@ export class QueueEvents extends EventEmitter<QueueEventsEvents> {
         )) as [Buffer, [Buffer, Buffer[]][]][] | null;
         failures = 0;
         for (const [, entries] of reply ?? []) {
-          for (const [rawId, fields] of entries) {
-            const eventId = rawId.toString();
-            this.#lastId = eventId;
-            const event = parseEvent(eventId, fields);
-            if (!event) continue;
-            this.#emitSafe('event', event);
-            this.#emitSafe(event.type, event);
-          }
+          for (const [rawId, fields] of entries) this.#deliver(rawId.toString(), fields);
         }
       } catch (err) {
         if (this.#state !== 'running') break;
         failures++;
-        const now = Date.now();
-        if (now - this.#lastErrorAt > 5_000) {
-          this.#lastErrorAt = now;
-          const error = redisError(err, `Reading the event feed of queue "${this.#queue.name}"`, this.#queue.name);
-          if (this.listenerCount('error') > 0) this.emit('error', error);
-        }
+        this.#reportTrouble(err);
         await new Promise((r) => setTimeout(r, Math.min(2_000, 25 * 2 ** failures)));
       }
     }
+  }
+
+  /** At most one 'error' per 5 s while Redis is in trouble. */
+  #reportTrouble(err: unknown): void {
+    const now = Date.now();
+    if (now - this.#lastErrorAt <= 5_000) return;
+    this.#lastErrorAt = now;
+    const error = redisError(err, `Reading the event feed of queue "${this.#queue.name}"`, this.#queue.name);
+    if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   #emitSafe<E extends keyof QueueEventsEvents>(event: E, ...args: QueueEventsEvents[E]): void {
