@@ -104,6 +104,7 @@ interface StepResult {
 const MAX_ERROR_LENGTH = 4096;
 const MAX_PROGRESS_BYTES = 64 * 1024;
 const RECENT_CANCEL_MS = 30_000;
+const MAX_ROUNDS = 2;
 const STATE_DEAD = STATE_CODES.indexOf('dead');
 const STATE_CANCELLED = STATE_CODES.indexOf('cancelled');
 const BLOCK_GRACE_MS = 10_000;
@@ -154,6 +155,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   #loopDone: Promise<void> | undefined;
   #wakeLoop: (() => void) | undefined;
   #blocked = false;
+  /** Slots asked for by step rounds whose reply has not arrived yet. */
+  #reserved = 0;
   #flushing: Promise<void> | undefined;
   #flushAgain = false;
   #renewTimer: NodeJS.Timeout | undefined;
@@ -361,39 +364,86 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
 
   // ---------------------------------------------------------------- fetch loop
 
+  /**
+   * Keeps up to MAX_ROUNDS step rounds in flight, so Redis runs one while this process
+   * starts the jobs of the other. Each round reserves the slots it asks for until its reply
+   * is in, so the consumer never holds more jobs than it has slots. It blocks only when no
+   * round is in flight, the last one found nothing to lease, and no report is waiting.
+   */
   async #loop(): Promise<void> {
     let failures = 0;
+    let failed: unknown;
+    let idle = false;
+    let nextDueIn = Number.POSITIVE_INFINITY;
+    const inflight = new Set<Promise<void>>();
     while (this.#state === 'running') {
-      try {
-        const free = this.#opts.concurrency - this.#running.size;
-        if (free <= 0 && !this.#hasReports()) {
-          await new Promise<void>((resolve) => (this.#wakeLoop = resolve));
-          this.#wakeLoop = undefined;
-          continue;
-        }
-        let leased = 0;
-        let nextDueIn = Number.POSITIVE_INFINITY;
-        // Queues in the selection's order: a later queue only gets the slots earlier ones left.
-        // A step that only sends reports is no turn: it must not move the selection on.
-        const order = free > 0 ? this.#opts.selector.next() : this.#allQueues;
-        for (const index of order) {
-          const rt = this.#queues[index] as QueueRuntime;
-          const want = this.#state === 'running' ? free - leased : 0;
-          if (want <= 0 && rt.reports.length === 0) continue;
-          const result = await this.#step(rt, Math.max(want, 0));
-          leased += result.leased;
-          nextDueIn = Math.min(nextDueIn, result.nextDueIn);
-        }
-        failures = 0;
-        if (leased === 0 && !this.#hasReports() && this.#state === 'running') {
-          await this.#block(Math.min(nextDueIn, this.#opts.pollInterval));
-        }
-      } catch (err) {
-        if (this.#state !== 'running') break;
+      if (failed !== undefined) {
+        const err = failed;
+        failed = undefined;
         failures++;
         this.#redisTrouble(err, 'Fetching jobs');
         await sleep(Math.min(2_000, 25 * 2 ** failures));
+        continue;
       }
+      const free = this.#opts.concurrency - this.#running.size - this.#reserved;
+      if (inflight.size < MAX_ROUNDS && ((free > 0 && !idle) || this.#hasReports())) {
+        // Half the slots per round at most, so that two rounds can overlap.
+        const ask = Math.min(free, Math.ceil(this.#opts.concurrency / MAX_ROUNDS));
+        const round: Promise<void> = this.#round(ask).then(
+          (result) => {
+            failures = 0;
+            if (result.leased > 0) idle = false;
+            else if (result.wanted) {
+              idle = true;
+              nextDueIn = result.nextDueIn;
+            }
+          },
+          (err: unknown) => {
+            failed = err;
+          },
+        );
+        inflight.add(round);
+        void round.finally(() => {
+          inflight.delete(round);
+          this.#wakeLoop?.();
+        });
+        continue;
+      }
+      if (idle && inflight.size === 0 && free > 0 && !this.#hasReports()) {
+        try {
+          await this.#block(Math.min(nextDueIn, this.#opts.pollInterval));
+        } catch (err) {
+          if (this.#state === 'running') failed = err;
+        }
+        idle = false;
+        continue;
+      }
+      await new Promise<void>((resolve) => (this.#wakeLoop = resolve));
+      this.#wakeLoop = undefined;
+    }
+    await Promise.allSettled(inflight);
+  }
+
+  /** One step per queue, in the selection's order: a later queue only gets the slots earlier ones left. */
+  async #round(free: number): Promise<{ leased: number; nextDueIn: number; wanted: boolean }> {
+    const wanted = Math.max(free, 0);
+    this.#reserved += wanted;
+    try {
+      let leased = 0;
+      let nextDueIn = Number.POSITIVE_INFINITY;
+      // A round that only sends reports is no turn: it must not move the selection on.
+      const order = wanted > 0 ? this.#opts.selector.next() : this.#allQueues;
+      for (const index of order) {
+        const rt = this.#queues[index] as QueueRuntime;
+        const want = this.#state === 'running' ? wanted - leased : 0;
+        if (want <= 0 && rt.reports.length === 0) continue;
+        const result = await this.#step(rt, Math.max(want, 0));
+        leased += result.leased;
+        nextDueIn = Math.min(nextDueIn, result.nextDueIn);
+      }
+      return { leased, nextDueIn, wanted: wanted > 0 };
+    } finally {
+      this.#reserved -= wanted;
     }
   }
 
