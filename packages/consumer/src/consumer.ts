@@ -328,7 +328,9 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       clearTimeout(timer);
       this.#wakeLoop = undefined;
     }
-    for (const lease of this.#running) {
+    // Released in reverse order of start: each release goes to the front of its queue, so the
+    // jobs come out again in the order they were handed out.
+    for (const lease of [...this.#running].reverse()) {
       lease.controller.abort(
         new DocketError('CLOSED', `The consumer is closing; job "${lease.job.id}" goes back to waiting for another consumer`, {
           jobId: lease.job.id,

@@ -151,10 +151,18 @@ if #due > 0 then redis.call('ZREM', K_DELAYED, unpack(due)) end
 -- Expired leases: the consumer died or stalled. The try counts; the job is handed out again
 -- (first in line where the strategy allows) or, on its last attempt, buried.
 local expired = redis.call('ZRANGEBYSCORE', K_ACTIVE, '-inf', now, 'LIMIT', 0, BATCH)
+local recovered = {}
 for i = 1, #expired do
-  local id = expired[i]
-  local raw = redis.call('HGET', K_JOBS, id)
+  local raw = redis.call('HGET', K_JOBS, expired[i])
   local header, body = read_record(raw)
+  recovered[i] = { id = expired[i], raw = raw, header = header, body = body }
+end
+-- Returned newest lease first (by fencing token), so they come out in hand-out order.
+table.sort(recovered, function(a, b)
+  return (a.header and a.header[H_TOKEN] or 0) > (b.header and b.header[H_TOKEN] or 0)
+end)
+for i = 1, #recovered do
+  local id, raw, header, body = recovered[i].id, recovered[i].raw, recovered[i].header, recovered[i].body
   if header then
     local reason = 'lease expired: the consumer running try ' .. header[H_ATTEMPT] .. ' died or stalled'
     if header[H_CANCEL] == 1 then

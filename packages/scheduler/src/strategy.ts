@@ -14,8 +14,9 @@ import { random } from './strategies/random.js';
  *
  * - `strategy_push(id, priority)`: a new, promoted or retried job becomes ready.
  * - `strategy_return(id, priority)`: a job handed out earlier comes back without having run to
- *   an end (its consumer released it or died); it should be the next one out again where the
- *   order allows.
+ *   an end (its consumer released it or died); it is the next one out again where the order
+ *   allows, the latest returned first. Callers return a batch in reverse hand-out order, so
+ *   the batch comes out again in the order it was handed out.
  * - `strategy_pop(n, random)`: removes and returns up to n ids, in start order (an empty table
  *   if none). `random()` returns a number in [0, 1) from a generator the consumer seeds.
  * - `strategy_count()`: the number of waiting jobs.

@@ -1,19 +1,17 @@
 -- strategy priority: highest priority first, first-in first-out among equal priorities.
 -- Uses K_WAITING as a sorted set scored by -priority. Redis orders equal scores by member,
 -- so each member is a sort key then the id: '1' and a 16-hex-digit sequence number from
--- meta `seq` for a job that becomes ready (fifo within its priority), or '0' and the same for
--- a job that comes back unfinished (ahead of every job of its priority). All O(log n).
-local function priority_member(prefix, id)
-  local seq = redis.call('HINCRBY', K_META, 'seq', 1)
-  return prefix .. string.format('%016x', seq) .. id
-end
-
+-- meta `seq` for a job that becomes ready (fifo within its priority), or '0' and a
+-- decreasing number for a job that comes back unfinished (ahead of every job of its
+-- priority, the latest returned first, like the list strategies). All O(log n).
 local function strategy_push(id, priority)
-  redis.call('ZADD', K_WAITING, -priority, priority_member('1', id))
+  local seq = redis.call('HINCRBY', K_META, 'seq', 1)
+  redis.call('ZADD', K_WAITING, -priority, '1' .. string.format('%016x', seq) .. id)
 end
 
 local function strategy_return(id, priority)
-  redis.call('ZADD', K_WAITING, -priority, priority_member('0', id))
+  local seq = redis.call('HINCRBY', K_META, 'seq', 1)
+  redis.call('ZADD', K_WAITING, -priority, '0' .. string.format('%016x', 2 ^ 52 - seq) .. id)
 end
 
 local function strategy_pop(n, random)
