@@ -12,7 +12,7 @@
 //    shares of starts follow the weights; once a queue runs dry its turns go to the others.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Consumer, defineQueue } from '@docket/consumer';
+import { Consumer, defineQueue, seededRandom } from '@docket/consumer';
 import { Producer } from '@docket/producer';
 
 /** @typedef {import('@docket/protocol').StrategyName} StrategyName */
@@ -57,22 +57,6 @@ const WEIGHTED = {
 
 /** Generous: a healthy run needs about a second for everything here. */
 const TIMEOUT_MS = 20_000;
-
-/**
- * mulberry32: a tiny seeded generator of numbers in [0, 1), for the consumer's `random`.
- * @param {number} seed
- * @returns {() => number}
- */
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /**
  * @typedef {object} SectionOptions
@@ -152,7 +136,7 @@ async function orders(o, producer, problems) {
   const started = performance.now();
   /** @param {OrderQueue} q @param {boolean} seeded */
   const run = (q, seeded) =>
-    consume(o, { queues: [q], ...(seeded ? { random: mulberry32(SEED) } : {}) }, JOBS.length, (job) => /** @type {OrderPayload} */ (job.payload).label, problems);
+    consume(o, { queues: [q], ...(seeded ? { random: seededRandom(SEED) } : {}) }, JOBS.length, (job) => /** @type {OrderPayload} */ (job.payload).label, problems);
   // allSettled: if one run fails, the others still close their consumers before this throws.
   const settled = await Promise.allSettled([...runs.map((r) => run(r.queue, r.strategy === 'random')), run(again, true)]);
   const failed = settled.find((r) => r.status === 'rejected');

@@ -4,6 +4,7 @@ export { type ConsumerOptions, type Logger, type Retention } from './options.js'
 export { type Handler, type HandlerContext, type Job, type PayloadOf, type ResultOf } from './job.js';
 export { backoffDelay } from './backoff.js';
 export { closeOnSignal, type CloseOnSignalOptions } from './signals.js';
+export { seededRandom } from '@docket/scheduler';
 export { SandboxPool, type SandboxOptions, type SandboxTry } from './sandbox.js';
 
 // Re-exported so a worker needs only this package

@@ -11,24 +11,15 @@
 // makes runs reproducible; its uniformity is tested statistically in random.test.ts.
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Consumer, type Job } from '@docket/consumer';
+import { Consumer, type Job, seededRandom } from '@docket/consumer';
 import { Producer, type QueueDefinition, type StrategyName, defineQueue } from '@docket/producer';
 import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 
 // ------------------------------------------------------------------ shared helpers
 
-/** mulberry32: a small seeded generator, so that runs of the random strategy are reproducible. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator, so that runs of the random strategy are reproducible. */
+export const mulberry32 = seededRandom;
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -7,3 +7,4 @@ export { random } from './strategies/random.js';
 
 // Selection across queues
 export { SELECTION_NAMES, createSelector, type SelectionName, type Selector } from './selection.js';
+export { seededRandom } from './seeded-random.js';
