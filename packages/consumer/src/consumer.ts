@@ -69,7 +69,10 @@ interface Lease {
   rt: QueueRuntime;
   job: Job;
   header: JobHeader;
-  controller: AbortController;
+  /** Created when the handler first reads `signal` (most never do): see abortTry/signalOf. */
+  controller: AbortController | undefined;
+  /** Why the try's signal fired (kept for a signal created after the fact). */
+  abortReason: unknown;
   timer: NodeJS.Timeout | undefined;
   /** The try's outcome is decided (first of: handler settled, timeout, release). */
   reported: boolean;
@@ -115,6 +118,22 @@ function errorMessage(error: unknown): string {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Fires the try's signal (the first reason wins), or remembers it for a signal not created yet. */
+function abortTry(lease: Lease, reason: unknown): void {
+  if (lease.abortReason !== undefined) return;
+  lease.abortReason = reason;
+  lease.controller?.abort(reason);
+}
+
+/** The try's AbortSignal, created on first use (already aborted if the try was stopped). */
+function signalOf(lease: Lease): AbortSignal {
+  if (!lease.controller) {
+    lease.controller = new AbortController();
+    if (lease.abortReason !== undefined) lease.controller.abort(lease.abortReason);
+  }
+  return lease.controller.signal;
+}
 
 /** A new connection like `client`, with `overrides` (for a Cluster: on every node). */
 function duplicate(client: RedisClient, overrides: RedisOptions): RedisClient {
@@ -331,7 +350,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     // Released in reverse order of start: each release goes to the front of its queue, so the
     // jobs come out again in the order they were handed out.
     for (const lease of [...this.#running].reverse()) {
-      lease.controller.abort(
+      abortTry(
+        lease,
         new DocketError('CLOSED', `The consumer is closing; job "${lease.job.id}" goes back to waiting for another consumer`, {
           jobId: lease.job.id,
           queue: lease.job.queue,
@@ -535,7 +555,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       rt,
       job,
       header,
-      controller: new AbortController(),
+      controller: undefined,
+      abortReason: undefined,
       timer: undefined,
       reported: false,
       lost: false,
@@ -564,7 +585,9 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       }, timeout);
     }
     const context: HandlerContext = {
-      signal: lease.controller.signal,
+      get signal() {
+        return signalOf(lease);
+      },
       progress: (value) => this.#progress(lease, value),
     };
     let outcome: Promise<unknown>;
@@ -603,7 +626,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     if (lease.stopped || lease.reported) return;
     lease.stopped = reason;
     clearTimeout(lease.timer);
-    lease.controller.abort(reason);
+    abortTry(lease, reason);
   }
 
   #decideStopped(lease: Lease): void {
@@ -768,7 +791,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
               `longer than leaseDuration, ${this.#opts.leaseDuration} ms) and the job was recovered; this try's outcome will be discarded`,
             { jobId: lease.job.id, queue: lease.job.queue },
           );
-          lease.controller.abort(err);
+          abortTry(lease, err);
           this.#emitError(err);
         });
       }

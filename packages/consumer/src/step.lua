@@ -33,6 +33,9 @@ local function random()
   return (seed - 1) / 2147483646
 end
 local BATCH = 1000
+-- Both meta flags in one read: paused (no leasing) and events (record.lua's emit).
+local meta = redis.call('HMGET', K_META, 'paused', 'events')
+events_on = meta[2] ~= '0'
 
 local outcomes = {}
 local finished_completed, finished_dead, readied = false, false, false
@@ -187,7 +190,7 @@ if #expired > 0 then redis.call('ZREM', K_ACTIVE, unpack(expired)) end
 
 local leased = {}
 local popped = 0
-if want > 0 and redis.call('HGET', K_META, 'paused') ~= '1' then
+if want > 0 and meta[1] ~= '1' then
   local ids = strategy_pop(want, random)
   popped = #ids
   if popped > 0 then
@@ -236,9 +239,9 @@ if (readied or popped > 0) and strategy_count() > 0 then wake() end
 if finished_completed then trim_finished(K_COMPLETED, now, keep_completed, completed_age, BATCH) end
 if finished_dead then trim_finished(K_DEAD, now, keep_dead, dead_age, BATCH) end
 -- Always: producers cancel waiting and delayed jobs without knowing the retention settings,
--- so the cancelled set is trimmed here whether or not this step cancelled anything (cheap,
--- O(log n), when there is nothing to remove).
-trim_finished(K_CANCELLED, now, keep_completed, completed_age, BATCH)
+-- so the cancelled set is trimmed here whether or not this step cancelled anything (one
+-- ZCARD when it is empty, the common case).
+if redis.call('ZCARD', K_CANCELLED) > 0 then trim_finished(K_CANCELLED, now, keep_completed, completed_age, BATCH) end
 
 flush_events()
 local next_due = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
