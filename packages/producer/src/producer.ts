@@ -114,6 +114,11 @@ export class Producer {
   readonly #chunkSize: number;
   readonly #queues = new Map<string, QueueState>();
   readonly #waiters = new Map<string, Waiters>();
+  /** Single enqueues waiting (until the next turn of the event loop) to share a script call. */
+  readonly #batches = new Map<
+    string,
+    { queue: QueueDefinition; state: QueueState; items: { args: (string | number | Buffer)[]; resolve(job: EnqueuedJob): void; reject(err: unknown): void }[] }
+  >();
   /** Rejects every pending waitFor (on close). */
   readonly #pendingWaits = new Set<(err: Error) => void>();
   readonly #connection: unknown;
@@ -141,9 +146,43 @@ export class Producer {
    * @example
    * await producer.enqueue(emails, { to: 'a@b.c' }, { id: 'welcome:42', delay: 5_000 });
    */
-  async enqueue<Payload>(queue: QueueDefinition<Payload>, payload: Payload, opts?: JobOptions): Promise<EnqueuedJob> {
-    const [job] = await this.#enqueue(queue, [{ payload, ...(opts === undefined ? {} : { opts }) }], false);
-    return job as EnqueuedJob;
+  async enqueue<Payload>(queueArg: QueueDefinition<Payload>, payload: Payload, opts?: JobOptions): Promise<EnqueuedJob> {
+    this.#checkOpen();
+    const queue = checkQueue(queueArg);
+    const args = this.#prepare(queue, { payload, ...(opts === undefined ? {} : { opts }) }, 0, false, Date.now());
+    const state = await this.#ready(queue);
+    // Enqueues to one queue made in the same turn of the event loop (a web server under load,
+    // Promise.all over a list) share one script call: the per-call cost is paid once.
+    return new Promise<EnqueuedJob>((resolve, reject) => {
+      let batch = this.#batches.get(queue.name);
+      if (!batch) {
+        batch = { queue, state, items: [] };
+        this.#batches.set(queue.name, batch);
+        setImmediate(() => this.#flush(queue.name));
+      }
+      batch.items.push({ args, resolve, reject });
+      if (batch.items.length >= this.#chunkSize) this.#flush(queue.name);
+    });
+  }
+
+  /** Sends the enqueues waiting for one queue as one script call. */
+  #flush(name: string): void {
+    const batch = this.#batches.get(name);
+    if (!batch || batch.items.length === 0) return;
+    this.#batches.delete(name);
+    const { queue, state, items } = batch;
+    const args: (string | number | Buffer)[] = [items.length];
+    for (const item of items) args.push(...item.args);
+    state.scripts.enqueue.run(this.#client, state.keyList, args).then(
+      (reply) => {
+        const r = reply as (Buffer | number)[];
+        items.forEach((item, i) => item.resolve({ id: String(r[i * 2]), queue: queue.name, created: r[i * 2 + 1] === 1 }));
+      },
+      (err: unknown) => {
+        const error = redisError(err, `Enqueueing to queue "${queue.name}"`, queue.name);
+        for (const item of items) item.reject(error);
+      },
+    );
   }
 
   /**
@@ -155,47 +194,48 @@ export class Producer {
     return this.#enqueue(queue, jobs, true);
   }
 
+  /** Validates and encodes one job into its four script arguments. */
+  #prepare(queue: QueueDefinition, item: JobToEnqueue<unknown>, i: number, many: boolean, now: number): (string | number | Buffer)[] {
+    if (typeof item !== 'object' || item === null) throw invalid(`jobs[${i}]`, 'an object { payload, opts }', item);
+    let job: NormalizedJob;
+    let payload: Buffer;
+    try {
+      checkPayloadArgument(item.payload);
+      job = normalizeJobOptions(queue, item.opts, now);
+      payload = encodeChecked(item.payload, this.#maxPayloadBytes);
+    } catch (err) {
+      // In a batch, say which job was refused (nothing of the batch has been sent).
+      if (!many || !(err instanceof DocketError)) throw err;
+      throw new DocketError(err.code, `jobs[${i}]: ${err.message}`, { cause: err, queue: queue.name });
+    }
+    const record = encodeRecord(
+      {
+        state: job.delay > 0 ? 'delayed' : 'waiting',
+        attempt: 0,
+        maxAttempts: job.attempts,
+        token: 0,
+        createdAt: now,
+        startedAt: 0,
+        finishedAt: 0,
+        runAt: 0,
+        timeout: job.timeout,
+        backoff: job.backoff,
+        priority: job.priority,
+        error: undefined,
+        cancelRequested: false,
+        dedupeFor: job.dedupeFor,
+      },
+      payload,
+    );
+    return [job.id, job.delay, job.priority, record];
+  }
+
   async #enqueue(queueArg: QueueDefinition, jobs: readonly JobToEnqueue<unknown>[], many: boolean): Promise<EnqueuedJob[]> {
     this.#checkOpen();
     const queue = checkQueue(queueArg);
     const now = Date.now();
     // Encode and validate everything first: one bad job rejects the call before anything is sent.
-    const args: (string | number | Buffer)[][] = [];
-    for (let i = 0; i < jobs.length; i++) {
-      const item = jobs[i];
-      if (typeof item !== 'object' || item === null) throw invalid(`jobs[${i}]`, 'an object { payload, opts }', item);
-      let job: NormalizedJob;
-      let payload: Buffer;
-      try {
-        checkPayloadArgument(item.payload);
-        job = normalizeJobOptions(queue, item.opts, now);
-        payload = encodeChecked(item.payload, this.#maxPayloadBytes);
-      } catch (err) {
-        // In a batch, say which job was refused (nothing of the batch has been sent).
-        if (!many || !(err instanceof DocketError)) throw err;
-        throw new DocketError(err.code, `jobs[${i}]: ${err.message}`, { cause: err, queue: queue.name });
-      }
-      const record = encodeRecord(
-        {
-          state: job.delay > 0 ? 'delayed' : 'waiting',
-          attempt: 0,
-          maxAttempts: job.attempts,
-          token: 0,
-          createdAt: now,
-          startedAt: 0,
-          finishedAt: 0,
-          runAt: 0,
-          timeout: job.timeout,
-          backoff: job.backoff,
-          priority: job.priority,
-          error: undefined,
-          cancelRequested: false,
-          dedupeFor: job.dedupeFor,
-        },
-        payload,
-      );
-      args.push([job.id, job.delay, job.priority, record]);
-    }
+    const args = jobs.map((item, i) => this.#prepare(queue, item, i, many, now));
     const state = await this.#ready(queue);
     const chunks: Promise<unknown>[] = [];
     for (let start = 0; start < args.length; start += this.#chunkSize) {
@@ -462,6 +502,8 @@ export class Producer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Enqueues still waiting for their shared call go out before the connection closes.
+    for (const name of [...this.#batches.keys()]) this.#flush(name);
     for (const rejectWait of [...this.#pendingWaits]) rejectWait(new DocketError('CLOSED', 'The producer was closed while waiting for the job'));
     await Promise.all([...this.#waiters.values()].map((w) => w.events.close()));
     this.#waiters.clear();
