@@ -25,7 +25,7 @@ import {
 import { getStrategy } from '@docket/scheduler';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { backoffDelay } from './backoff.js';
-import { inflightGuard } from './inflight.js';
+import { inflightGuard, outcomeUnknown } from './inflight.js';
 import { SandboxPool } from './sandbox.js';
 import type { Handler, HandlerContext, Job } from './job.js';
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from './options.js';
@@ -108,6 +108,7 @@ const MAX_ERROR_LENGTH = 4096;
 const MAX_PROGRESS_BYTES = 64 * 1024;
 const RECENT_CANCEL_MS = 30_000;
 const MAX_ROUNDS = 2;
+const MAX_REPORTS = 1000;
 const STATE_DEAD = STATE_CODES.indexOf('dead');
 const STATE_CANCELLED = STATE_CODES.indexOf('cancelled');
 const BLOCK_GRACE_MS = 10_000;
@@ -497,7 +498,9 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   /** One step call on one queue: its pending reports, then up to `want` new leases. */
   async #step(rt: QueueRuntime, want: number): Promise<StepResult> {
     const client = this.#client as RedisClient;
-    const reports = rt.reports.splice(0);
+    // At most MAX_REPORTS per call: Lua's unpack() has a limit, and a backlog (after an outage,
+    // or at a very high concurrency) must drain over several calls instead of failing each.
+    const reports = rt.reports.splice(0, MAX_REPORTS);
     const { leaseDuration, keepCompleted, keepDead } = this.#opts;
     const args: (string | number)[] = [
       leaseDuration,
@@ -515,7 +518,9 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     try {
       reply = (await this.#guard(rt.step.run(client, rt.keyList, args2))) as typeof reply;
     } catch (err) {
-      for (const r of reports) r.resent = true;
+      // Only a reply lost with its connection may have been applied; a refusal of such a
+      // report later most likely means it was.
+      if (outcomeUnknown(err)) for (const r of reports) r.resent = true;
       rt.reports.unshift(...reports);
       throw err;
     }

@@ -7,11 +7,19 @@ import { DocketError, type RedisClient } from '@docket/protocol';
  * `guard` rejects every pending call when the connection closes, and the caller treats the
  * outcome as unknown (reports are sent again; their fencing tokens make that safe).
  */
+const unknownOutcomes = new WeakSet<object>();
+
+/** True for the error the guard raises: the call may or may not have been applied. */
+export function outcomeUnknown(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && unknownOutcomes.has(err);
+}
+
 export function inflightGuard(client: RedisClient): <T>(call: Promise<T>) => Promise<T> {
   const pending = new Set<(err: Error) => void>();
   client.on('close', () => {
     if (pending.size === 0) return;
     const err = new DocketError('REDIS_ERROR', 'The Redis connection closed before the reply arrived; the outcome is unknown');
+    unknownOutcomes.add(err);
     for (const reject of pending) reject(err);
     pending.clear();
   });

@@ -101,9 +101,11 @@ for i = 0, n_reports - 1 do
     local header, body = read_record(redis.call('HGET', K_JOBS, id))
     if header and header[H_TOKEN] == token then
       redis.call('ZREM', K_ACTIVE, id)
-      if kind == 'k' or header[H_CANCEL] == 1 then
+      -- Only a job whose cancellation was requested ends cancelled: a consumer's stale memory of
+      -- a request for a reused id must not cancel a new job (it is released instead).
+      if header[H_CANCEL] == 1 then
         finish(id, header, body, now, S_CANCELLED, message ~= '' and message or nil)
-      elseif kind == 'r' then
+      elseif kind == 'r' or kind == 'k' then
         header[H_STATE] = S_WAITING
         header[H_ATTEMPT] = header[H_ATTEMPT] - 1
         write_record(id, header, body)
@@ -138,12 +140,16 @@ for i = 1, #due do
   local raw = redis.call('HGET', K_JOBS, id)
   local header, body = read_record(raw)
   if header then
+    -- A delayed job, or a failed one whose backoff is over; anything else (cancelled, or an
+    -- id reused since) has no business in the waiting line.
     if header[H_STATE] == S_DELAYED then
       header[H_STATE] = S_WAITING
       write_record(id, header, body)
     end
-    strategy_push(id, header[H_PRIORITY])
-    readied = true
+    if header[H_STATE] == S_WAITING or header[H_STATE] == S_FAILED then
+      strategy_push(id, header[H_PRIORITY])
+      readied = true
+    end
   elseif raw then
     bury_corrupt(id, raw, now, body)
     finished_dead = true
@@ -204,7 +210,9 @@ if want > 0 and meta[1] ~= '1' then
       local header, body = read_record(raw)
       -- Only a job that is waiting (or waiting to retry) is leased: an id left behind by a lazy
       -- cancellation may have been reused by a new job since, which must not run twice.
-      if header and (header[H_STATE] == S_WAITING or header[H_STATE] == S_FAILED) then
+      -- A failed job still waiting out its backoff (in the delayed set) is not leased through a
+      -- leftover entry: its retry waits for the promotion.
+      if header and (header[H_STATE] == S_WAITING or (header[H_STATE] == S_FAILED and not redis.call('ZSCORE', K_DELAYED, id))) then
         local token = last_token - popped + k
         header[H_STATE] = S_ACTIVE
         header[H_ATTEMPT] = header[H_ATTEMPT] + 1

@@ -53,7 +53,9 @@ describe('waitFor', () => {
       expect(isDocketError(err, 'JOB_FAILED')).toBe(true);
       expect(err.message).toContain('smtp exploded on try');
       expect(err.jobId).toBe(doomed.id);
-      expect(child.messages.filter((m) => m.type === 'start' && m.id === doomed.id)).toHaveLength(2); // it really died in the child
+      // It really died in the child: both tries started there (IPC may trail the event feed).
+      await child.next((m) => m.type === 'start' && m.id === doomed.id && m.attempt === 2);
+      expect(child.messages.filter((m) => m.type === 'start' && m.id === doomed.id)).toHaveLength(2);
       expect((await producer.getJob(queue, doomed.id))?.state).toBe('dead');
     } finally {
       await child.kill();
