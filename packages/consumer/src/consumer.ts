@@ -183,7 +183,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   #renewing = false;
   #closing: Promise<void> | undefined;
   #lastConnectionError: Error | undefined;
-  /** Cancel requests for jobs not (yet) running here: channel + id -> expiry (ms). */
+  /** Cancel requests for leases not (yet) running here: channel + token:id -> expiry (ms). */
   readonly #recentCancels = new Map<string, number>();
   #lastConnectionErrorAt = 0;
 
@@ -580,7 +580,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       return;
     }
     this.#running.add(lease);
-    if (this.#recentCancels.delete(`${rt.keys.cancelChannel}\0${id}`)) this.#cancelRequested(lease);
+    if (this.#recentCancels.delete(`${rt.keys.cancelChannel}\0${token}:${id}`)) this.#cancelRequested(lease);
     const timeout = header.timeout || this.#opts.timeout;
     if (timeout > 0 && !this.#pool) {
       // The try fails when the handler settles (its slot is free again), never earlier: a
@@ -647,10 +647,14 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     );
   }
 
-  #onCancelMessage(channel: string, id: string): void {
+  /** A cancel message is '<lease token>:<id>'. */
+  #onCancelMessage(channel: string, message: string): void {
+    const colon = message.indexOf(':');
+    const token = Number(message.slice(0, colon));
+    const id = message.slice(colon + 1);
     let found = false;
     for (const lease of this.#running) {
-      if (lease.job.id === id && lease.rt.keys.cancelChannel === channel) {
+      if (lease.job.id === id && lease.job.token === token && lease.rt.keys.cancelChannel === channel) {
         this.#cancelRequested(lease);
         found = true;
       }
@@ -660,7 +664,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     if (!found) {
       const now = Date.now();
       for (const [key, expires] of this.#recentCancels) if (expires < now) this.#recentCancels.delete(key);
-      this.#recentCancels.set(`${channel}\0${id}`, now + RECENT_CANCEL_MS);
+      this.#recentCancels.set(`${channel}\0${token}:${id}`, now + RECENT_CANCEL_MS);
     }
   }
 

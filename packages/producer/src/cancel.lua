@@ -1,6 +1,6 @@
 -- docket producer: cancel a job.
 -- KEYS: the queue keys (see record.lua).
--- ARGV[1] id, ARGV[2] the queue's cancel channel.
+-- ARGV[1] id, ARGV[2] the queue's cancel channel (messages are '<lease token>:<id>').
 -- Returns 1 cancelled now (it was waiting, delayed or waiting to retry), 2 cancellation
 -- requested (it is active: its consumer is told over the channel, and again by its next lease
 -- renewal; the try ends `cancelled`, never retried), 0 nothing to cancel (unknown or finished).
@@ -16,7 +16,9 @@ if state == S_ACTIVE then
     header[H_CANCEL] = 1
     write_record(id, header, body)
   end
-  redis.call('PUBLISH', ARGV[2], id)
+  -- '<token>:<id>': consumers match the lease exactly, so a remembered request can never
+  -- stop a later lease of the same id (a reused id, or the same job leased again).
+  redis.call('PUBLISH', ARGV[2], header[H_TOKEN] .. ':' .. id)
   flush_events()
   return 2
 end
