@@ -111,7 +111,8 @@ describe('retention of finished jobs', () => {
       handler: async () => 'ok',
     });
     consumer.on('completed', (job) => completed.push(job.id));
-    await consumer.start();
+    // The consumer starts only after the cancellations: its steps trim the cancelled set, and
+    // the count of 300 below must be read before any trimming.
     await producer.pause(queue);
     const jobs = await producer.enqueueMany(queue, [
       ...Array.from({ length: 150 }, (_, i) => ({ payload: { i } })),
@@ -120,6 +121,7 @@ describe('retention of finished jobs', () => {
     const cancelled = await Promise.all(jobs.map(({ id }) => producer.cancel(queue, id)));
     expect(cancelled.every(Boolean)).toBe(true);
     expect((await producer.counts(queue)).cancelled).toBe(300);
+    await consumer.start();
     await producer.resume(queue);
     const last = await producer.enqueue(queue, { last: true });
     await waitUntil(() => completed.includes(last.id), { what: 'a job after the cancellations' });

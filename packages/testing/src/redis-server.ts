@@ -125,6 +125,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     },
     client() {
       const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: null });
+      // Tests kill and restart the server on purpose: reconnect errors are expected noise.
+      client.on('error', () => {});
       clients.add(client);
       client.once('end', () => clients.delete(client));
       return client;
