@@ -502,7 +502,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     // or at a very high concurrency) must drain over several calls instead of failing each.
     const reports = rt.reports.splice(0, MAX_REPORTS);
     const { leaseDuration, keepCompleted, keepDead } = this.#opts;
-    const args: (string | number)[] = [
+    const args: (string | number | Buffer)[] = [
       leaseDuration,
       want,
       keepCompleted.count,
@@ -512,11 +512,10 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       1 + Math.floor(this.#opts.random() * 2147483645),
       reports.length,
     ];
-    const args2: (string | number | Buffer)[] = args;
-    for (const r of reports) args2.push(r.kind, r.lease.job.id, r.lease.job.token, r.message, r.delay, r.resultBytes);
+    for (const r of reports) args.push(r.kind, r.lease.job.id, r.lease.job.token, r.message, r.delay, r.resultBytes);
     let reply: [number[], (Buffer | number)[], number, number];
     try {
-      reply = (await this.#guard(rt.step.run(client, rt.keyList, args2))) as typeof reply;
+      reply = (await this.#guard(rt.step.run(client, rt.keyList, args))) as typeof reply;
     } catch (err) {
       // Only a reply lost with its connection may have been applied; a refusal of such a
       // report later most likely means it was.
