@@ -159,6 +159,15 @@ describe('the event feed', () => {
       expect(after(parts[i] as [number, number, number], parts[i - 1] as [number, number, number]), `${ids[i - 1]} < ${ids[i]}`).toBe(true);
     }
 
+    // enqueueMany's generated ids are announced as one run (one event with a count) that
+    // readers expand: one 'enqueued' event per job, each with its own id, resumable inside it.
+    expect(seen.slice(0, 20).map((e) => e.type)).toEqual(Array(20).fill('enqueued'));
+    expect(seen.slice(0, 20).map((e) => e.jobId)).toEqual(jobs.map((j) => j.id));
+    const inRun = await record({ connection: redis.url, prefix, queue, from: seen[5]?.eventId as string });
+    await waitUntil(() => inRun.seen.length >= seen.length - 6, { what: 'a reader resumed inside the run to catch up' });
+    expect(inRun.seen).toEqual(seen.slice(6));
+    await inRun.events.close();
+
     // A reader resuming from an event seen earlier gets exactly the events after it...
     const k = 37;
     const from = seen[k]?.eventId as string;

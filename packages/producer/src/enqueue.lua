@@ -1,52 +1,106 @@
 -- docket producer: enqueue one or more jobs of one queue, atomically.
 -- KEYS: the queue keys (see record.lua).
--- ARGV[1] = N, the number of jobs; then 4 values per job:
---   id ('' to generate one), delay in ms (0 = ready now), priority, record bytes.
+-- ARGV[1] = N, the number of jobs; then 2 values per job:
+--   spec: '' for a job with a generated id, ready now, priority 0 (the common case), else
+--         '<delay ms>:<priority>:<id>' (id '' to generate one);
+--   record bytes.
 -- Returns a flat array: id, created (1 = new job, 0 = a job with this id exists, or finished
 -- less than its `dedupeFor` ago).
 -- Guarantees: a job id exists at most once (ids given by callers are idempotency keys while
--- the job exists, and `dedupeFor` ms after it finished); a ready job is pushed through the
--- queue's strategy and one idle consumer is woken; a delayed job gets its due time from the
--- Redis clock.
+-- the job exists, and `dedupeFor` ms after it finished); ready jobs are pushed through the
+-- queue's strategy in the order given and one idle consumer is woken; a delayed job gets its
+-- due time from the Redis clock.
+-- Cost: generated ids are reserved with one call, and ready jobs are stored and pushed with a
+-- few calls per thousand, so the work per job is a handful of table writes.
 local n = tonumber(ARGV[1])
-local out = {}
 local now = now_ms()
-local pushed = false
+
+-- Parse the specs once; count the ids to generate so they are reserved in one call.
+local specs = {}
+local generated = 0
+for i = 1, n do
+  local spec = ARGV[i * 2]
+  if spec == '' then
+    generated = generated + 1
+  else
+    local delay, priority, id = string.match(spec, '^(%d+):(%-?%d+):(.*)$')
+    if not delay then return redis.error_reply('ERR docket enqueue: malformed job spec ' .. spec) end
+    specs[i] = { id, tonumber(delay), tonumber(priority) }
+    if id == '' then generated = generated + 1 end
+  end
+end
+local next_id = 0
+if generated > 0 then next_id = redis.call('HINCRBY', K_META, 'ids', generated) - generated end
+
+-- Generated ids of one call are consecutive: a run of them becomes one 'enqueued' event with a
+-- count ('n'), which readers expand. A waiting job then costs the feed a few bytes, not ~20.
+local run_first, run_count = nil, 0
+local function end_run()
+  if run_count == 1 then
+    emit('enqueued', run_first)
+  elseif run_count > 1 then
+    emit('enqueued', run_first, 'n', run_count)
+  end
+  run_first, run_count = nil, 0
+end
+
+local out = {}
+local records, ready, priorities = {}, {}, {}
+local added = {} -- caller-given ids created by this call (a batch may repeat one)
 local dedupe_trimmed = false
-for i = 0, n - 1 do
-  local id = ARGV[2 + i * 4]
-  local delay = tonumber(ARGV[3 + i * 4])
-  local priority = tonumber(ARGV[4 + i * 4])
-  local record = ARGV[5 + i * 4]
-  local created = 1
-  if id == '' then
-    id = tostring(redis.call('HINCRBY', K_META, 'ids', 1))
-  elseif redis.call('HEXISTS', K_JOBS, id) == 1 then
+for i = 1, n do
+  local spec = specs[i]
+  local record = ARGV[i * 2 + 1]
+  local id, delay, priority, created = nil, 0, 0, 1
+  if spec then
+    id, delay, priority = spec[1], spec[2], spec[3]
+  end
+  if id == nil or id == '' then
+    next_id = next_id + 1
+    id = tostring(next_id)
+  elseif added[id] or redis.call('HEXISTS', K_JOBS, id) == 1 then
     created = 0
   else
     if not dedupe_trimmed then
       redis.call('ZREMRANGEBYSCORE', K_DEDUPE, '-inf', now)
       dedupe_trimmed = true
     end
-    if redis.call('ZSCORE', K_DEDUPE, id) then created = 0 end
+    if redis.call('ZSCORE', K_DEDUPE, id) then created = 0 else added[id] = true end
   end
   if created == 1 then
     if delay > 0 then
+      end_run()
       local header, body = read_record(record)
+      if not header then return redis.error_reply('ERR docket enqueue: ' .. body) end
       header[H_RUN_AT] = now + delay
       write_record(id, header, body)
       schedule_delayed(id, now + delay)
       emit('enqueued', id, 'd', now + delay)
     else
-      redis.call('HSET', K_JOBS, id, record)
-      strategy_push(id, priority)
-      pushed = true
-      emit('enqueued', id)
+      records[#records + 1] = id
+      records[#records + 1] = record
+      ready[#ready + 1] = id
+      priorities[#priorities + 1] = priority
+      if spec == nil and run_first ~= nil and tonumber(run_first) + run_count == next_id then
+        run_count = run_count + 1
+      else
+        end_run()
+        if spec == nil then
+          run_first, run_count = id, 1
+        else
+          emit('enqueued', id)
+        end
+      end
     end
   end
   out[#out + 1] = id
   out[#out + 1] = created
 end
-if pushed then wake() end
+end_run()
+if #ready > 0 then
+  call_chunked('HSET', K_JOBS, records, 2)
+  strategy_push_many(ready, priorities)
+  wake()
+end
 flush_events()
 return out

@@ -15,7 +15,7 @@ import {
   checkQueue,
   composeLua,
   encodeChecked,
-  encodeRecord,
+  encodeRecordHead,
   ensureQueueMeta,
   invalid,
   openConnection,
@@ -115,9 +115,11 @@ export class Producer {
   readonly #queues = new Map<string, QueueState>();
   readonly #waiters = new Map<string, Waiters>();
   /** Single enqueues waiting (until the next turn of the event loop) to share a script call. */
+  /** The encoded header shared by jobs without options, for one `Date.now()` value. */
+  #plainHead: { at: number; bytes: Buffer } | undefined;
   readonly #batches = new Map<
     string,
-    { queue: QueueDefinition; state: QueueState; items: { args: (string | number | Buffer)[]; resolve(job: EnqueuedJob): void; reject(err: unknown): void }[] }
+    { queue: QueueDefinition; state: QueueState; items: { args: [string, Buffer]; resolve(job: EnqueuedJob): void; reject(err: unknown): void }[] }
   >();
   /** Rejects every pending waitFor (on close). */
   readonly #pendingWaits = new Set<(err: Error) => void>();
@@ -172,7 +174,7 @@ export class Producer {
     this.#batches.delete(name);
     const { queue, state, items } = batch;
     const args: (string | number | Buffer)[] = [items.length];
-    for (const item of items) args.push(...item.args);
+    for (const item of items) args.push(item.args[0], item.args[1]);
     state.scripts.enqueue.run(this.#client, state.keyList, args).then(
       (reply) => {
         const r = reply as (Buffer | number)[];
@@ -194,8 +196,8 @@ export class Producer {
     return this.#enqueue(queue, jobs, true);
   }
 
-  /** Validates and encodes one job into its four script arguments. */
-  #prepare(queue: QueueDefinition, item: JobToEnqueue<unknown>, i: number, many: boolean, now: number): (string | number | Buffer)[] {
+  /** Validates and encodes one job into its two script arguments (see enqueue.lua). */
+  #prepare(queue: QueueDefinition, item: JobToEnqueue<unknown>, i: number, many: boolean, now: number): [string, Buffer] {
     if (typeof item !== 'object' || item === null) throw invalid(`jobs[${i}]`, 'an object { payload, opts }', item);
     let job: NormalizedJob;
     let payload: Buffer;
@@ -208,8 +210,11 @@ export class Producer {
       if (!many || !(err instanceof DocketError)) throw err;
       throw new DocketError(err.code, `jobs[${i}]: ${err.message}`, { cause: err, queue: queue.name });
     }
-    const record = encodeRecord(
-      {
+    // Jobs without options (the common case) share one encoded header per millisecond.
+    const plain = item.opts === undefined;
+    let head = plain && this.#plainHead?.at === now ? this.#plainHead.bytes : undefined;
+    if (!head) {
+      head = encodeRecordHead({
         state: job.delay > 0 ? 'delayed' : 'waiting',
         attempt: 0,
         maxAttempts: job.attempts,
@@ -224,10 +229,12 @@ export class Producer {
         error: undefined,
         cancelRequested: false,
         dedupeFor: job.dedupeFor,
-      },
-      payload,
-    );
-    return [job.id, job.delay, job.priority, record];
+      });
+      if (plain) this.#plainHead = { at: now, bytes: head };
+    }
+    const record = Buffer.concat([head, payload], head.length + payload.length);
+    const spec = plain ? '' : `${job.delay}:${job.priority}:${job.id}`;
+    return [spec, record];
   }
 
   async #enqueue(queueArg: QueueDefinition, jobs: readonly JobToEnqueue<unknown>[], many: boolean): Promise<EnqueuedJob[]> {
@@ -240,7 +247,9 @@ export class Producer {
     const chunks: Promise<unknown>[] = [];
     for (let start = 0; start < args.length; start += this.#chunkSize) {
       const chunk = args.slice(start, start + this.#chunkSize);
-      chunks.push(state.scripts.enqueue.run(this.#client, state.keyList, [chunk.length, ...chunk.flat()]));
+      const flat: (string | number | Buffer)[] = [chunk.length];
+      for (const [spec, record] of chunk) flat.push(spec, record);
+      chunks.push(state.scripts.enqueue.run(this.#client, state.keyList, flat));
     }
     let replies: unknown[];
     try {

@@ -31,6 +31,7 @@ export {
   decodeRecord,
   decodeValue,
   encodeRecord,
+  encodeRecordHead,
   encodeValue,
   type Backoff,
   type BackoffType,

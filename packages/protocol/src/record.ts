@@ -146,12 +146,22 @@ function arrayToHeader(a: unknown[]): JobHeader {
  * bytes pass through untouched, so any msgpackr type survives.
  */
 export function encodeRecord(header: JobHeader, payload: Uint8Array): Buffer {
+  const head = encodeRecordHead(header);
+  return Buffer.concat([head, payload], head.length + payload.length);
+}
+
+/**
+ * The part of a record before the payload (format byte, header length, header): a record is
+ * this followed by the payload bytes, so jobs with equal headers can share one encoding.
+ */
+export function encodeRecordHead(header: JobHeader): Buffer {
   const head = packr.pack(headerToArray(header));
   if (head.length > 0xffff) throw new DocketError('NOT_ENCODABLE', 'job header is larger than 64 KiB');
-  const prefix = Buffer.allocUnsafe(3);
-  prefix[0] = RECORD_FORMAT;
-  prefix.writeUInt16BE(head.length, 1);
-  return Buffer.concat([prefix, head, payload]);
+  const out = Buffer.allocUnsafe(3 + head.length);
+  out[0] = RECORD_FORMAT;
+  out.writeUInt16BE(head.length, 1);
+  out.set(head, 3);
+  return out;
 }
 
 export interface DecodedRecord {

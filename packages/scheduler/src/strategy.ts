@@ -13,6 +13,8 @@ import { random } from './strategies/random.js';
  * The fragment must define these local functions, each O(log n) or better:
  *
  * - `strategy_push(id, priority)`: a new, promoted or retried job becomes ready.
+ * - `strategy_push_many(ids, priorities)`: many new jobs become ready, in order; the same as
+ *   calling `strategy_push` for each, in fewer calls.
  * - `strategy_return(id, priority)`: a job handed out earlier comes back without having run to
  *   an end (its consumer released it or died); it is the next one out again where the order
  *   allows, the latest returned first. Callers return a batch in reverse hand-out order, so

@@ -5,6 +5,11 @@ local function strategy_push(id, priority)
   redis.call('LPUSH', K_WAITING, id)
 end
 
+-- Many new jobs at once, in order (one call per thousand).
+local function strategy_push_many(ids, priorities)
+  call_chunked('LPUSH', K_WAITING, ids, 1)
+end
+
 local function strategy_return(id, priority)
   redis.call('RPUSH', K_WAITING, id)
 end

@@ -9,6 +9,17 @@ local function strategy_push(id, priority)
   redis.call('ZADD', K_WAITING, -priority, '1' .. string.format('%016x', seq) .. id)
 end
 
+-- Many new jobs at once: one sequence reservation, in order.
+local function strategy_push_many(ids, priorities)
+  local last = redis.call('HINCRBY', K_META, 'seq', #ids)
+  local pairs = {}
+  for i = 1, #ids do
+    pairs[#pairs + 1] = -priorities[i]
+    pairs[#pairs + 1] = '1' .. string.format('%016x', last - #ids + i) .. ids[i]
+  end
+  call_chunked('ZADD', K_WAITING, pairs, 2)
+end
+
 local function strategy_return(id, priority)
   local seq = redis.call('HINCRBY', K_META, 'seq', 1)
   redis.call('ZADD', K_WAITING, -priority, '0' .. string.format('%016x', 2 ^ 52 - seq) .. id)

@@ -7,6 +7,17 @@ local function strategy_push(id, priority)
   redis.call('HSET', K_WAITING, redis.call('HLEN', K_WAITING), id)
 end
 
+-- Many new jobs at once, appended after the last index.
+local function strategy_push_many(ids, priorities)
+  local size = redis.call('HLEN', K_WAITING)
+  local pairs = {}
+  for i = 1, #ids do
+    pairs[#pairs + 1] = size + i - 1
+    pairs[#pairs + 1] = ids[i]
+  end
+  call_chunked('HSET', K_WAITING, pairs, 2)
+end
+
 local function strategy_return(id, priority)
   strategy_push(id, priority)
 end
