@@ -98,6 +98,42 @@ interface Report {
   resent?: boolean;
 }
 
+/**
+ * Reports as step.lua's one packed argument: per report its kind (1 byte), token (6 bytes),
+ * retry delay (6 bytes), then id, error message and result bytes, each after a 4-byte length.
+ */
+function packReports(reports: readonly Report[]): Buffer {
+  let size = 0;
+  const ids: Buffer[] = [];
+  const messages: (Buffer | undefined)[] = [];
+  for (const r of reports) {
+    const id = Buffer.from(r.lease.job.id);
+    const message = r.message === '' ? undefined : Buffer.from(r.message);
+    ids.push(id);
+    messages.push(message);
+    size += 25 + id.length + (message?.length ?? 0) + r.resultBytes.length;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  reports.forEach((r, i) => {
+    const id = ids[i] as Buffer;
+    const message = messages[i];
+    out.write(r.kind, at, 'latin1');
+    out.writeUIntBE(r.lease.job.token, at + 1, 6);
+    out.writeUIntBE(Math.min(Math.max(0, Math.round(r.delay)), 2 ** 48 - 1), at + 7, 6);
+    out.writeUInt32BE(id.length, at + 13);
+    at += 17;
+    at += id.copy(out, at);
+    out.writeUInt32BE(message?.length ?? 0, at);
+    at += 4;
+    if (message) at += message.copy(out, at);
+    out.writeUInt32BE(r.resultBytes.length, at);
+    at += 4;
+    if (r.resultBytes !== '') at += r.resultBytes.copy(out, at);
+  });
+  return out;
+}
+
 interface StepResult {
   leased: number;
   /** ms until the next delayed job is due, Infinity if none. */
@@ -512,8 +548,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       1 + Math.floor(this.#opts.random() * 2147483645),
       reports.length,
     ];
-    for (const r of reports) args.push(r.kind, r.lease.job.id, r.lease.job.token, r.message, r.delay, r.resultBytes);
-    let reply: [number[], (Buffer | number)[], number, number];
+    args.push(packReports(reports));
+    let reply: [number[], Buffer, number, number];
     try {
       reply = (await this.#guard(rt.step.run(client, rt.keyList, args))) as typeof reply;
     } catch (err) {
@@ -525,10 +561,19 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     }
     const [outcomes, leased, now, nextDue] = reply;
     reports.forEach((report, i) => this.#settle(report, Number(outcomes[i])));
-    for (let i = 0; i < leased.length; i += 3) {
-      this.#startTry(rt, String(leased[i]), Number(leased[i + 1]), leased[i + 2] as Buffer);
+    // Leased jobs, packed by step.lua: token (6 bytes), id length (2), record length (4), id, record.
+    let count = 0;
+    for (let at = 0; at < leased.length; count++) {
+      const token = leased.readUIntBE(at, 6);
+      const idLength = leased.readUInt16BE(at + 6);
+      const recordLength = leased.readUInt32BE(at + 8);
+      at += 12;
+      const id = leased.toString('utf8', at, at + idLength);
+      at += idLength;
+      this.#startTry(rt, id, token, leased.subarray(at, at + recordLength));
+      at += recordLength;
     }
-    return { leased: leased.length / 3, nextDueIn: nextDue < 0 ? Number.POSITIVE_INFINITY : nextDue - now };
+    return { leased: count, nextDueIn: nextDue < 0 ? Number.POSITIVE_INFINITY : nextDue - now };
   }
 
   // ---------------------------------------------------------------- running tries

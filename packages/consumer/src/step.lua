@@ -6,15 +6,18 @@
 -- ARGV[1] lease ms, ARGV[2] N (jobs to lease, 0 for none),
 -- ARGV[3..6] keep-completed count, keep-completed age ms, keep-dead count, keep-dead age ms,
 -- ARGV[7] random seed (an integer from 1 to 2147483646, for strategies that pick at random),
--- ARGV[8] R, the number of reports, then 6 values per report:
---   kind: 'c' completed, 'f' failed (retried while attempts remain, unless cancelled),
+-- ARGV[8] R, the number of reports; ARGV[9] the reports, packed one after another, each:
+--   kind (1 byte): 'c' completed, 'f' failed (retried while attempts remain, unless cancelled),
 --         'x' failed for good, 'k' stopped because it was cancelled,
 --         'r' released unfinished (back to waiting, the try not counted);
---   id, token, error message ('' if none), retry delay ms, result bytes ('' if none).
--- Returns { outcomes, leased, server time ms, next delayed due ms or -1, cancel-requested ids }:
+--   token (6 bytes, big-endian), retry delay ms (6 bytes), then three strings, each a 4-byte
+--   length and its bytes: id, error message (empty if none), result bytes (empty if none).
+--   (One argument for all reports: the client encodes one buffer, Lua parses it in C.)
+-- Returns { outcomes, leased, server time ms, next delayed due ms or -1 }:
 --   outcomes: one per report: -1 refused (the lease is not current: another consumer owns the
 --   job or it was recovered), else the job's new state code;
---   leased: flat id, token, record for each leased job.
+--   leased: the leased jobs packed one after another, each: token (6 bytes), id length
+--   (2 bytes), record length (4 bytes), id, record ('' when none).
 -- Guarantees: a report counts only with the current token of a job that is still active, so
 -- a late ack after a lost lease never completes a job twice; every job leaves `active` only
 -- through a report, a recovery or a release; the waiting structure is touched only through
@@ -25,6 +28,24 @@ local keep_completed, completed_age = tonumber(ARGV[3]), tonumber(ARGV[4])
 local keep_dead, dead_age = tonumber(ARGV[5]), tonumber(ARGV[6])
 local seed = tonumber(ARGV[7])
 local n_reports = tonumber(ARGV[8])
+local r_kind, r_id, r_token, r_message, r_delay, r_result = {}, {}, {}, {}, {}, {}
+do
+  local blob, pos = ARGV[9] or '', 1
+  for i = 0, n_reports - 1 do
+    local kind, token, delay, id_len
+    kind, token, delay, id_len, pos = struct.unpack('>c1I6I6I4', blob, pos)
+    r_kind[i], r_token[i], r_delay[i] = kind, token, delay
+    r_id[i] = string.sub(blob, pos, pos + id_len - 1)
+    pos = pos + id_len
+    local len
+    len, pos = struct.unpack('>I4', blob, pos)
+    r_message[i] = string.sub(blob, pos, pos + len - 1)
+    pos = pos + len
+    len, pos = struct.unpack('>I4', blob, pos)
+    r_result[i] = len > 0 and string.sub(blob, pos, pos + len - 1) or ''
+    pos = pos + len
+  end
+end
 local now = now_ms()
 
 -- Park-Miller generator: exact in doubles, seeded by the consumer (injectable in tests).
@@ -45,17 +66,17 @@ for i = 1, n_reports do outcomes[i] = -1 end
 -- With keep-completed 0 the record goes at once instead of being written and then trimmed.
 local c_reports = {}
 for i = 0, n_reports - 1 do
-  if ARGV[9 + i * 6] == 'c' then c_reports[#c_reports + 1] = i end
+  if r_kind[i] == 'c' then c_reports[#c_reports + 1] = i end
 end
 if #c_reports > 0 then
   local ids = {}
-  for k = 1, #c_reports do ids[k] = ARGV[10 + c_reports[k] * 6] end
+  for k = 1, #c_reports do ids[k] = r_id[c_reports[k]] end
   local scores = redis.call('ZMSCORE', K_ACTIVE, unpack(ids))
   local recs = redis.call('HMGET', K_JOBS, unpack(ids))
   local done, records, finished, results = {}, {}, {}, {}
   for k = 1, #c_reports do
     local i = c_reports[k]
-    local id, token, result = ids[k], tonumber(ARGV[11 + i * 6]), ARGV[14 + i * 6]
+    local id, token, result = ids[k], r_token[i], r_result[i]
     if scores[k] then
       local header, body = read_record(recs[k])
       if header and header[H_TOKEN] == token then
@@ -94,9 +115,8 @@ end
 
 -- Every other outcome, one by one (failures, cancellations and releases are the rare path).
 for i = 0, n_reports - 1 do
-  local base = 9 + i * 6
-  local kind, id, token = ARGV[base], ARGV[base + 1], tonumber(ARGV[base + 2])
-  local message, delay = ARGV[base + 3], tonumber(ARGV[base + 4])
+  local kind, id, token = r_kind[i], r_id[i], r_token[i]
+  local message, delay = r_message[i], r_delay[i]
   if kind ~= 'c' and redis.call('ZSCORE', K_ACTIVE, id) then
     local header, body = read_record(redis.call('HGET', K_JOBS, id))
     if header and header[H_TOKEN] == token then
@@ -224,8 +244,8 @@ if want > 0 and meta[1] ~= '1' then
         deadlines[#deadlines + 1] = deadline
         deadlines[#deadlines + 1] = id
         emit('active', id, 'a', header[H_ATTEMPT])
+        leased[#leased + 1] = struct.pack('>I6I2I4', token, #id, #rec)
         leased[#leased + 1] = id
-        leased[#leased + 1] = token
         leased[#leased + 1] = rec
       elseif header or not raw then
         -- Left behind by a lazy cancellation (see cancel.lua): skipped, and no longer counted.
@@ -253,4 +273,4 @@ if redis.call('ZCARD', K_CANCELLED) > 0 then trim_finished(K_CANCELLED, now, kee
 
 flush_events()
 local next_due = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
-return { outcomes, leased, now, tonumber(next_due[2]) or -1 }
+return { outcomes, table.concat(leased), now, tonumber(next_due[2]) or -1 }
