@@ -520,6 +520,12 @@ export class Producer {
     await Promise.all([...this.#waiters.values()].map((w) => w.events.close()));
     this.#waiters.clear();
     if (!this.#owned) return;
+    if (this.#client.status !== 'ready') {
+      // QUIT would wait in ioredis's queue for a connection that may never come (up to
+      // maxRetriesPerRequest reconnects); calls still queued there reject with the closing.
+      this.#client.disconnect();
+      return;
+    }
     try {
       await this.#client.quit();
     } catch {
