@@ -246,7 +246,9 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     this.#guard = inflightGuard(client);
     try {
       await waitForConnection(client, connectTimeout);
-      await Promise.all(this.#queues.map((rt) => ensureQueueMeta(client, rt.keys, rt.def)));
+      // Guarded like every call: without the offline queue and replay, a reply lost with its
+      // connection would leave start() waiting forever.
+      await Promise.all(this.#queues.map((rt) => this.#guard(ensureQueueMeta(client, rt.keys, rt.def))));
     } catch (err) {
       this.#state = 'closed';
       client.disconnect();
@@ -832,7 +834,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
 
   async #checkRedisConfig(client: RedisClient): Promise<void> {
     try {
-      const reply = (await client.config('GET', 'maxmemory-policy')) as string[];
+      const reply = (await this.#guard(client.config('GET', 'maxmemory-policy'))) as string[];
       const policy = reply[1];
       if (policy !== undefined && policy !== 'noeviction') {
         this.#opts.logger.warn(
