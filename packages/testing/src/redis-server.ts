@@ -27,6 +27,8 @@ export interface RedisServerOptions {
    * @default false
    */
   tls?: boolean;
+  /** Listen on this loopback port instead of a free one (e.g. one a test saw refused). */
+  port?: number;
 }
 
 /** The test CA of a TLS server. */
@@ -60,7 +62,8 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listened on a moment ago (connections to it are refused). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -190,12 +193,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     throw err;
   }
   for (let tries = 0; !child; tries++) {
-    port = await freePort();
+    port = options.port ?? (await freePort());
     try {
       child = await launch(port, dir, options, config);
     } catch (err) {
       // Another process may have taken the port between the probe and the launch.
-      if (tries >= 4 || !String(err).includes('Address already in use')) {
+      if (tries >= 4 || options.port !== undefined || !String(err).includes('Address already in use')) {
         await rm(dir, { recursive: true, force: true });
         throw err;
       }
