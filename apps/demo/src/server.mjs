@@ -270,7 +270,7 @@ const server = createServer(async (req, res) => {
       if (err.code === 'INVALID_ARGUMENT' || err.code === 'NOT_ENCODABLE' || err.code === 'PAYLOAD_TOO_LARGE') {
         return send(400, { error: err.message, code: err.code });
       }
-      if (err.code === 'REDIS_ERROR' || err.code === 'CLOSED') return send(503, { error: err.message, code: err.code });
+      if (['REDIS_ERROR', 'CONNECTION_FAILED', 'AUTH_FAILED', 'CLOSED'].includes(err.code)) return send(503, { error: err.message, code: err.code });
     }
     console.error('[server] unexpected error', err);
     send(500, { error: 'Internal error' });

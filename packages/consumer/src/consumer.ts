@@ -21,6 +21,7 @@ import {
   queueKeyList,
   queueKeys,
   redisError,
+  waitForConnection,
 } from '@docket/protocol';
 import { getStrategy } from '@docket/scheduler';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
@@ -218,7 +219,6 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   #renewTimer: NodeJS.Timeout | undefined;
   #renewing = false;
   #closing: Promise<void> | undefined;
-  #lastConnectionError: Error | undefined;
   /** Cancel requests for leases not (yet) running here: channel + token:id -> expiry (ms). */
   readonly #recentCancels = new Map<string, number>();
   #lastConnectionErrorAt = 0;
@@ -249,8 +249,9 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
 
   /**
    * Connects, checks each queue's meta (protocol version and strategy), warns about unsafe
-   * Redis settings, and starts fetching. Rejects if Redis cannot be reached within
-   * `connectTimeout` ms (default 10 s) or a queue is defined differently elsewhere.
+   * Redis settings, and starts fetching. Rejects with `CONNECTION_FAILED` if Redis cannot be
+   * reached within `connectTimeout` ms (default 10 s), `AUTH_FAILED` if it refuses the
+   * credentials, or `QUEUE_MISMATCH` if a queue is defined differently elsewhere.
    */
   start({ connectTimeout = 10_000 }: { connectTimeout?: number } = {}): Promise<void> {
     checkInteger('connectTimeout', connectTimeout, 1);
@@ -280,8 +281,10 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     client.on('error', (err: Error) => this.#connectionError(err));
     this.#guard = inflightGuard(client);
     try {
-      await this.#waitReady(client, connectTimeout);
-      await Promise.all(this.#queues.map((rt) => ensureQueueMeta(client, rt.keys, rt.def)));
+      await waitForConnection(client, connectTimeout);
+      // Guarded like every call: without the offline queue and replay, a reply lost with its
+      // connection would leave start() waiting forever.
+      await Promise.all(this.#queues.map((rt) => this.#guard(ensureQueueMeta(client, rt.keys, rt.def))));
     } catch (err) {
       this.#state = 'closed';
       client.disconnect();
@@ -304,7 +307,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     this.#blocking.on('error', (err: Error) => this.#connectionError(err));
     this.#guardBlocking = inflightGuard(this.#blocking);
     try {
-      await this.#waitReady(this.#blocking, connectTimeout);
+      await waitForConnection(this.#blocking, connectTimeout);
     } catch (err) {
       this.#state = 'closed';
       this.#blocking.disconnect();
@@ -326,6 +329,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     subscriber.on('error', (err: Error) => this.#connectionError(err));
     subscriber.on('message', (channel: string, id: string) => this.#onCancelMessage(channel, id));
     try {
+      await waitForConnection(subscriber, connectTimeout);
       await subscriber.subscribe(...this.#queues.map((rt) => rt.keys.cancelChannel));
     } catch (err) {
       this.#state = 'closed';
@@ -869,31 +873,13 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     (blocking as unknown as { stream?: { destroy(): void } }).stream?.destroy();
   }
 
-  /** Resolves once the client is ready; rejects with the last connection error after `timeout` ms. */
-  #waitReady(client: RedisClient, timeout: number): Promise<void> {
-    if (client.status === 'ready') return Promise.resolve();
-    if (client.status === 'wait') void client.connect().catch(() => {});
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        client.off('ready', onReady);
-        const detail = this.#lastConnectionError ? `: ${this.#lastConnectionError.message}` : '';
-        reject(new DocketError('REDIS_ERROR', `Could not reach Redis within ${timeout} ms${detail}`));
-      }, timeout);
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      client.once('ready', onReady);
-    });
-  }
-
   #hasReports(): boolean {
     return this.#queues.some((rt) => rt.reports.length > 0);
   }
 
   async #checkRedisConfig(client: RedisClient): Promise<void> {
     try {
-      const reply = (await client.config('GET', 'maxmemory-policy')) as string[];
+      const reply = (await this.#guard(client.config('GET', 'maxmemory-policy'))) as string[];
       const policy = reply[1];
       if (policy !== undefined && policy !== 'noeviction') {
         this.#opts.logger.warn(
@@ -901,13 +887,17 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
             "Set 'maxmemory-policy noeviction' on the Redis that holds docket's queues.",
         );
       }
-    } catch {
-      // CONFIG may be disabled (managed Redis, ACL): nothing to check then.
+    } catch (err) {
+      // CONFIG may be disabled (managed Redis) or denied (an ACL user without +config|get,
+      // which would also reveal secrets such as requirepass): nothing to check then.
+      this.#opts.logger.debug?.(
+        `[docket] Could not read Redis maxmemory-policy (${err instanceof Error ? err.message : String(err)}); ` +
+          "skipping the check: make sure it is 'noeviction'.",
+      );
     }
   }
 
   #connectionError(err: Error): void {
-    this.#lastConnectionError = err;
     this.#redisTrouble(err, 'The Redis connection');
   }
 

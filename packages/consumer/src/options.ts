@@ -25,6 +25,8 @@ export interface Retention {
 export interface Logger {
   warn(message: string): void;
   error(message: string, error?: unknown): void;
+  /** Optional notes, e.g. that a Redis setting could not be checked. */
+  debug?(message: string): void;
 }
 
 export interface ConsumerOptions<Q extends QueueDefinition = QueueDefinition> {
@@ -181,8 +183,8 @@ export function resolveConsumerOptions(options: unknown): ResolvedConsumerOption
   }
   const leaseDuration = o.leaseDuration === undefined ? 30_000 : checkInteger('leaseDuration', o.leaseDuration, 100);
   const logger = o.logger === undefined ? console : (o.logger as Logger);
-  if (typeof logger?.warn !== 'function' || typeof logger.error !== 'function') {
-    throw invalid('logger', 'an object with warn() and error() methods', o.logger);
+  if (typeof logger?.warn !== 'function' || typeof logger.error !== 'function' || !['function', 'undefined'].includes(typeof logger.debug)) {
+    throw invalid('logger', 'an object with warn() and error() methods (and optionally debug())', o.logger);
   }
   return {
     connection: o.connection as ConnectionInput,

@@ -33,9 +33,15 @@ export interface ConsumerChildConfig {
   handler?: { sleepMs?: number; busyMs?: number; waitForAbort?: boolean; failOnPayload?: boolean };
 }
 
-/** Forks fixtures/consumer.mjs (which runs the built @docket/consumer) and waits until it is started. */
-export async function forkConsumer(config: ConsumerChildConfig): Promise<ConsumerChild> {
-  const child = fork(fixture, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/**
+ * Forks fixtures/consumer.mjs (which runs the built @docket/consumer) and waits until it is
+ * started. `env` is added to this process's environment (e.g. NODE_EXTRA_CA_CERTS).
+ */
+export async function forkConsumer(config: ConsumerChildConfig, { env }: { env?: Record<string, string> } = {}): Promise<ConsumerChild> {
+  const child = fork(fixture, [JSON.stringify(config)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    ...(env ? { env: { ...process.env, ...env } } : {}),
+  });
   const messages: ChildMessage[] = [];
   const waiters = new Set<() => void>();
   child.on('message', (m: ChildMessage) => {

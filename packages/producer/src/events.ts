@@ -15,6 +15,7 @@ import {
   openConnection,
   queueKeys,
   redisError,
+  waitForConnection,
 } from '@docket/protocol';
 import type { Redis } from 'ioredis';
 
@@ -181,13 +182,27 @@ export class QueueEvents extends EventEmitter<QueueEventsEvents> {
     return this.#lastEventId;
   }
 
-  /** Connects and starts delivering events. '$' is pinned to the feed's current end now. */
-  async start(): Promise<void> {
+  /**
+   * Connects and starts delivering events. '$' is pinned to the feed's current end now.
+   * Rejects with `CONNECTION_FAILED` if Redis cannot be reached within `connectTimeout` ms
+   * (default 10 s), or `AUTH_FAILED` if it refuses the credentials.
+   */
+  async start({ connectTimeout = 10_000 }: { connectTimeout?: number } = {}): Promise<void> {
+    checkInteger('connectTimeout', connectTimeout, 1);
     if (this.#state !== 'new') throw new DocketError('INVALID_ARGUMENT', 'start() was already called');
     this.#state = 'running';
     const { client, owned } = openConnection(this.#connection, {}, { maxRetriesPerRequest: null, enableAutoPipelining: false });
     this.#client = (owned ? client : (client as Redis).duplicate({ maxRetriesPerRequest: null })) as Redis;
     this.#client.on('error', () => {}); // reported by the read loop, throttled
+    try {
+      // Reads never give up (maxRetriesPerRequest: null): without this wait, start() would
+      // hang for as long as Redis is unreachable.
+      await waitForConnection(this.#client, connectTimeout);
+    } catch (err) {
+      this.#state = 'closed';
+      this.#client.disconnect();
+      throw err;
+    }
     if (this.#lastId === '$') {
       try {
         const last = (await this.#client.xrevrange(this.#keys.events, '+', '-', 'COUNT', 1)) as [string, string[]][];

@@ -22,6 +22,7 @@ import {
   queueKeyList,
   queueKeys,
   redisError,
+  waitForConnection,
 } from '@docket/protocol';
 import { getStrategy } from '@docket/scheduler';
 import cancelLua from './cancel.lua';
@@ -55,6 +56,13 @@ export interface ProducerOptions {
    * @default 1000
    */
   chunkSize?: number;
+  /**
+   * Longest ms a call waits for a usable connection while there is none (at first use, or
+   * while Redis is unreachable); it then rejects with `CONNECTION_FAILED`, naming the address
+   * and the last connection error. Refused credentials reject at once with `AUTH_FAILED`.
+   * @default 10000
+   */
+  connectTimeout?: number;
 }
 
 /** What `enqueue` resolves with. */
@@ -124,15 +132,19 @@ export class Producer {
   /** Rejects every pending waitFor (on close). */
   readonly #pendingWaits = new Set<(err: Error) => void>();
   readonly #connection: unknown;
+  readonly #connectTimeout: number;
+  /** The wait for a usable connection, shared by every call made meanwhile. */
+  #connecting: Promise<void> | undefined;
   #closed = false;
 
   constructor(options: ProducerOptions) {
     const o = checkPlainObject('options', options);
-    checkKnownKeys('options', o, ['connection', 'prefix', 'maxPayloadBytes', 'chunkSize']);
+    checkKnownKeys('options', o, ['connection', 'prefix', 'maxPayloadBytes', 'chunkSize', 'connectTimeout']);
     this.#prefix = options.prefix === undefined ? DEFAULT_PREFIX : checkPrefix(options.prefix);
     this.#maxPayloadBytes =
       options.maxPayloadBytes === undefined ? DEFAULT_MAX_PAYLOAD_BYTES : checkInteger('maxPayloadBytes', options.maxPayloadBytes, 1, 512 * 1024 * 1024);
     this.#chunkSize = options.chunkSize === undefined ? 1000 : checkInteger('chunkSize', options.chunkSize, 1, 10_000);
+    this.#connectTimeout = options.connectTimeout === undefined ? 10_000 : checkInteger('connectTimeout', options.connectTimeout, 1);
     this.#connection = options.connection;
     const { client, owned } = openConnection(options.connection, { enableAutoPipelining: true });
     this.#client = client;
@@ -499,7 +511,7 @@ export class Producer {
         for (const listener of byJob.get(event.jobId) ?? []) listener(event);
       });
       events.on('error', () => {}); // waitFor callers see their own timeouts
-      const started = events.start();
+      const started = events.start({ connectTimeout: this.#connectTimeout });
       waiters = { events, started, byJob };
       this.#waiters.set(queue.name, waiters);
       started.catch(() => this.#waiters.delete(queue.name));
@@ -517,6 +529,12 @@ export class Producer {
     await Promise.all([...this.#waiters.values()].map((w) => w.events.close()));
     this.#waiters.clear();
     if (!this.#owned) return;
+    if (this.#client.status !== 'ready') {
+      // QUIT would wait in ioredis's queue for a connection that may never come (up to
+      // maxRetriesPerRequest reconnects); calls still queued there reject with the closing.
+      this.#client.disconnect();
+      return;
+    }
     try {
       await this.#client.quit();
     } catch {
@@ -528,8 +546,20 @@ export class Producer {
     if (this.#closed) throw new DocketError('CLOSED', 'The producer is closed');
   }
 
-  /** Per queue, once per producer: keys, the composed script, and the meta check. */
+  /**
+   * Per queue, once per producer: keys, the composed script, and the meta check. Without a
+   * usable connection, waits for one first (at most connectTimeout): ioredis alone would
+   * queue the call and retry for long with no word about the cause.
+   */
   #ready(queue: QueueDefinition): Promise<QueueState> {
+    if (this.#client.status !== 'ready') {
+      this.#connecting ??= waitForConnection(this.#client, this.#connectTimeout).finally(() => (this.#connecting = undefined));
+      return this.#connecting.then(() => this.#readyQueue(queue));
+    }
+    return this.#readyQueue(queue);
+  }
+
+  #readyQueue(queue: QueueDefinition): Promise<QueueState> {
     let state = this.#queues.get(queue.name);
     if (!state) {
       const keys = queueKeys(this.#prefix, queue.name);

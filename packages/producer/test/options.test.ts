@@ -199,6 +199,8 @@ describe('the Producer constructor', () => {
     ['maxPayloadBytes a string', { connection: 'redis://127.0.0.1:1', maxPayloadBytes: '1mb' }, '`maxPayloadBytes`'],
     ['maxPayloadBytes above 512 MiB (Redis string limit)', { connection: 'redis://127.0.0.1:1', maxPayloadBytes: 2 ** 40 }, '`maxPayloadBytes`'],
     ['chunkSize 0', { connection: 'redis://127.0.0.1:1', chunkSize: 0 }, '`chunkSize`'],
+    ['connectTimeout 0', { connection: 'redis://127.0.0.1:1', connectTimeout: 0 }, '`connectTimeout`'],
+    ['connectTimeout a string', { connection: 'redis://127.0.0.1:1', connectTimeout: '5s' }, '`connectTimeout`'],
     ['unknown key', { connection: 'redis://127.0.0.1:1', prefx: 'app' }, 'prefx'],
     ['unknown key (url)', { url: 'redis://127.0.0.1:1' }, 'url'],
   ];

@@ -23,8 +23,12 @@ export type DocketErrorCode =
   | 'JOB_FAILED'
   /** No job with this id exists (any more). */
   | 'NOT_FOUND'
-  /** Redis could not be reached, refused a command, or answered unexpectedly. */
+  /** Redis refused a command, answered unexpectedly, or the connection failed mid-way. */
   | 'REDIS_ERROR'
+  /** No usable connection to Redis within the connect timeout (unreachable, TLS handshake failed...). */
+  | 'CONNECTION_FAILED'
+  /** Redis refused the credentials: a wrong password or user name, a disabled user, or none given. */
+  | 'AUTH_FAILED'
   /** The producer or consumer was closed. */
   | 'CLOSED';
 

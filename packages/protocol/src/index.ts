@@ -54,7 +54,15 @@ export {
 } from './validate.js';
 
 // Redis access shared by the docket packages
-export { openConnection, redisError, type ConnectionInput, type OpenedConnection } from './connection.js';
+export {
+  describeConnection,
+  isAuthError,
+  openConnection,
+  redisError,
+  waitForConnection,
+  type ConnectionInput,
+  type OpenedConnection,
+} from './connection.js';
 export { LuaScript, composeLua, type RedisClient } from './script.js';
 export { ensureQueueMeta } from './meta.js';
 export { RECORD_LUA } from './lua.js';

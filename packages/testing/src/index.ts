@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-export { startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server.js';
+export { freePort, startRedisServer, type RedisServer, type RedisServerOptions, type RedisServerTls } from './redis-server.js';
 
 /** A key prefix no other test uses, so tests share a server without FLUSHALL. */
 export function uniquePrefix(label = 't'): string {

@@ -1,8 +1,30 @@
 // The harness itself: the failure tests rely on a killed server coming back with its data.
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
+import { Redis, type RedisOptions } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { startRedisServer, uniquePrefix, waitUntil } from '../src/index.js';
+
+/**
+ * One command on a fresh client that neither retries nor queues; the client is closed after.
+ * A failed connection rejects with the error behind it (ioredis's own is "Connection is closed").
+ */
+async function once<T>(options: RedisOptions | string, command: (client: Redis) => Promise<T>): Promise<T> {
+  const settings = { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false };
+  const client = typeof options === 'string' ? new Redis(options, settings) : new Redis({ ...options, ...settings });
+  let cause: unknown;
+  client.on('error', (err) => (cause ??= err));
+  try {
+    try {
+      await client.connect();
+    } catch (err) {
+      throw cause ?? err;
+    }
+    return await command(client);
+  } finally {
+    client.disconnect();
+  }
+}
 
 /** Opens and closes one TCP connection to the port. */
 function connectOnce(port: number): Promise<void> {
@@ -44,6 +66,54 @@ describe('startRedisServer', () => {
       expect(await b.client().exists('only-in-a')).toBe(0);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});
+
+describe('startRedisServer, locked down', () => {
+  it('password: the default user needs it; url, connectionOptions() and client() carry it', async () => {
+    const redis = await startRedisServer({ appendonly: false, password: 'p@ss word' });
+    try {
+      expect(await redis.client().ping()).toBe('PONG');
+      expect(await once(redis.url, (c) => c.ping())).toBe('PONG');
+      expect(await once(redis.connectionOptions(), (c) => c.ping())).toBe('PONG');
+      await expect(once({ host: '127.0.0.1', port: redis.port }, (c) => c.ping())).rejects.toThrow(/NOAUTH/);
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('aclUsers: each user gets exactly its rules, and the default user keeps every right', async () => {
+    const redis = await startRedisServer({ appendonly: false, aclUsers: ['app on >secret resetkeys ~app:* -@all +info +get +set'] });
+    try {
+      const app = { host: '127.0.0.1', port: redis.port, username: 'app', password: 'secret' };
+      expect(await once(app, (c) => c.set('app:x', '1'))).toBe('OK');
+      await expect(once(app, (c) => c.set('other:x', '1'))).rejects.toThrow(/NOPERM/);
+      await expect(once(app, (c) => c.del('app:x'))).rejects.toThrow(/NOPERM/);
+      await expect(once({ ...app, password: 'wrong' }, (c) => c.ping())).rejects.toThrow(/WRONGPASS/);
+      expect(await redis.client().get('app:x')).toBe('1');
+      await redis.client().set('other:x', '2');
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('tls: serves TLS only, with a certificate signed by the CA it exposes', async () => {
+    const redis = await startRedisServer({ appendonly: false, tls: true });
+    try {
+      expect(redis.url).toBe(`rediss://127.0.0.1:${redis.port}`);
+      expect(redis.tls?.ca).toContain('BEGIN CERTIFICATE');
+      expect(existsSync(redis.tls?.caFile ?? '')).toBe(true);
+      expect(await redis.client().ping()).toBe('PONG');
+      expect(await once({ host: '127.0.0.1', port: redis.port, tls: { ca: redis.tls?.ca } }, (c) => c.ping())).toBe('PONG');
+      // Without the CA the certificate is not trusted; without TLS the server does not answer.
+      await expect(once({ host: '127.0.0.1', port: redis.port, tls: {} }, (c) => c.ping())).rejects.toThrow(/certificate/);
+      await expect(once({ host: '127.0.0.1', port: redis.port, connectTimeout: 2_000 }, (c) => c.ping())).rejects.toThrow();
+      await redis.kill();
+      await redis.restart();
+      expect(await once(redis.connectionOptions(), (c) => c.ping())).toBe('PONG');
+    } finally {
+      await redis.stop();
     }
   });
 });
