@@ -93,6 +93,12 @@ export interface ChaosResult {
   dead: string[];
   /** Attempts docket counted for which no handler was ever called (a lease whose reply was lost). */
   phantomAttempts: number;
+  /**
+   * Where those leases were taken, judged by when the job ran next (one leaseDuration later):
+   * just before a consumer kill (the reply died with the process), around a Redis fault (the
+   * reply was lost with the connection), or neither.
+   */
+  phantomCauses: { consumerKill: number; redisFault: number; other: number };
   /** Tries started (handler called), summed over jobs. */
   tries: number;
   consumerKills: ConsumerKill[];
@@ -362,10 +368,14 @@ async function analyse(ctx: {
     logs.push(await readConsumerLog(file, ctx.pids.get(file) ?? 0));
   }
   const effects = new Map<string, number[]>(); // id -> times of its side effects
-  const starts = new Map<string, number>(); // id -> tries started
+  const starts = new Map<string, { attempt: number; at: number }[]>(); // id -> tries started
   const completions: number[] = [];
   for (const log of logs) {
-    for (const s of log.starts) starts.set(s.id, (starts.get(s.id) ?? 0) + 1);
+    for (const s of log.starts) {
+      const list = starts.get(s.id) ?? [];
+      list.push({ attempt: s.attempt, at: s.at });
+      starts.set(s.id, list);
+    }
     for (const e of log.effects) {
       const list = effects.get(e.id) ?? [];
       list.push(e.at);
@@ -380,12 +390,26 @@ async function analyse(ctx: {
   const dead = await ctx.direct.zrange(keys.dead, 0, -1);
   const observer = new Producer({ connection: ctx.redis.url, prefix: ctx.prefix });
   let phantomAttempts = 0;
+  const phantomCauses = { consumerKill: 0, redisFault: 0, other: 0 };
+  const killTimes = [...ctx.killed.values()];
   try {
     const ids = [...completedIds, ...dead];
     for (let i = 0; i < ids.length; i += 2000) {
       const infos = await Promise.all(ids.slice(i, i + 2000).map((id) => observer.getJob(queue, id)));
       for (const info of infos) {
-        if (info) phantomAttempts += Math.max(0, info.attempts - (starts.get(info.id) ?? 0));
+        if (!info) continue;
+        const tried = starts.get(info.id) ?? [];
+        for (let attempt = 1; attempt <= info.attempts; attempt++) {
+          if (tried.some((t) => t.attempt === attempt)) continue;
+          phantomAttempts++;
+          // The lease expired unused and the job ran again soon after: it was taken about one
+          // leaseDuration before the next try started.
+          const next = tried.filter((t) => t.attempt > attempt).sort((a, b) => a.attempt - b.attempt)[0];
+          const takenBy = next ? next.at - o.leaseDuration : Number.NaN;
+          if (killTimes.some((k) => k >= takenBy - 1_000 && k <= takenBy + 200)) phantomCauses.consumerKill++;
+          else if (faults.some((f) => f.start >= takenBy - 1_000 && f.start <= takenBy + 1_500)) phantomCauses.redisFault++;
+          else phantomCauses.other++;
+        }
       }
     }
   } finally {
@@ -400,7 +424,7 @@ async function analyse(ctx: {
       const at = resolvedAt.get(id) as number;
       const near = faults.map((f) => `${f.kind}${at <= f.start ? '-' : '+'}${Math.abs(at - f.start)}ms`).join(' ');
       const record = await ctx.direct.hexists(keys.jobs, id);
-      return `${id}: resolved at ${near}; tries started ${starts.get(id) ?? 0}, side effects ${effects.get(id)?.length ?? 0}, record ${record ? 'present' : 'absent'}, ${completedIds.has(id) ? 'completed' : dead.includes(id) ? 'dead' : 'not completed'}`;
+      return `${id}: resolved at ${near}; tries started ${starts.get(id)?.length ?? 0}, side effects ${effects.get(id)?.length ?? 0}, record ${record ? 'present' : 'absent'}, ${completedIds.has(id) ? 'completed' : dead.includes(id) ? 'dead' : 'not completed'}`;
     }),
   );
   let duplicates = 0;
@@ -433,7 +457,7 @@ async function analyse(ctx: {
   const duplicateBound =
     consumerKills.reduce((sum, k) => sum + k.held, 0) + faults.reduce((sum, f) => sum + f.leased, 0);
   let tries = 0;
-  for (const n of starts.values()) tries += n;
+  for (const list of starts.values()) tries += list.length;
   const recoveries = faults.map((f) => f.recovery ?? Number.POSITIVE_INFINITY);
   const maxRecovery = recoveries.length ? Math.max(...recoveries) : 0;
   const leaseRecoveries = consumerKills.map((k) => k.recovery ?? 0);
@@ -462,6 +486,7 @@ async function analyse(ctx: {
     duplicateBound,
     dead,
     phantomAttempts,
+    phantomCauses,
     tries,
     consumerKills,
     consumerStarts: ctx.consumerStarts,

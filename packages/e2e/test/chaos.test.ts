@@ -38,6 +38,11 @@ describe('chaos', () => {
           `tries ${r.tries}; rejected calls ${r.rejections.length} (${r.rejectedButStored} of them stored anyway); ` +
           `lease-lost reports ${r.leaseLost}; proxy connections accepted ${r.proxyAccepted}, dropped/refused ${r.proxyDropped}`,
       );
+      const pc = r.phantomCauses;
+      console.log(
+        `  attempts counted without a try (leases whose reply never reached a running consumer): ${r.phantomAttempts} ` +
+          `(taken at a consumer kill ${pc.consumerKill}, at a Redis fault ${pc.redisFault}, other ${pc.other})`,
+      );
       const messages = [...new Set(r.rejections.map((x) => `${x.code}: ${x.message}`))];
       for (const m of messages.slice(0, 3)) console.log(`  rejected with ${m}`);
 
