@@ -406,8 +406,12 @@ async function analyse(ctx: {
           // leaseDuration before the next try started.
           const next = tried.filter((t) => t.attempt > attempt).sort((a, b) => a.attempt - b.attempt)[0];
           const takenBy = next ? next.at - o.leaseDuration : Number.NaN;
-          if (killTimes.some((k) => k >= takenBy - 1_000 && k <= takenBy + 200)) phantomCauses.consumerKill++;
-          else if (faults.some((f) => f.start >= takenBy - 1_000 && f.start <= takenBy + 1_500)) phantomCauses.redisFault++;
+          // The nearest event before it: a kill's reply was in flight (the job runs again within
+          // a poll interval of the expiry); a Redis fault delays that by the reconnection.
+          const sinceKill = Math.min(...killTimes.map((k) => takenBy - k).filter((d) => d >= -50));
+          const sinceFault = Math.min(...faults.map((f) => takenBy - f.start).filter((d) => d >= -50));
+          if (sinceKill <= 700 && !(sinceFault < sinceKill)) phantomCauses.consumerKill++;
+          else if (sinceFault <= 2_500) phantomCauses.redisFault++;
           else phantomCauses.other++;
         }
       }
