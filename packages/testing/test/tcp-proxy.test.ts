@@ -1,0 +1,142 @@
+// The TCP proxy the chaos suite cuts the network with: it must forward faithfully, really drop
+// connections in an outage, refuse new ones while it lasts, and accept again afterwards.
+import { type Socket, connect } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisServer, type TcpProxy, startRedisServer, startTcpProxy, uniquePrefix, waitUntil } from '../src/index.js';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedisServer({ appendonly: false });
+});
+afterAll(() => redis.stop());
+
+/** A client that fails fast instead of queueing: each command shows whether the link is up now. */
+async function fastFailClient(port: number): Promise<Redis> {
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => 50,
+  });
+  client.on('error', () => {});
+  await waitUntil(() => client.status === 'ready', { what: 'the client to connect' });
+  return client;
+}
+
+/** Resolves with how a raw TCP connection to `port` ended: 'data' if the server spoke, else the error code or 'closed'. */
+function probe(port: number, send: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket: Socket = connect(port, '127.0.0.1', () => socket.write(send));
+    socket.once('data', (chunk) => {
+      resolve(`data:${chunk.toString().trim()}`);
+      socket.destroy();
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+    socket.once('close', () => resolve('closed'));
+  });
+}
+
+describe('startTcpProxy', () => {
+  it('forwards commands to the target and counts its connections', async () => {
+    const proxy = await startTcpProxy({ targetPort: redis.port });
+    const client = await fastFailClient(proxy.port);
+    try {
+      expect(proxy.url).toBe(`redis://127.0.0.1:${proxy.port}`);
+      expect(proxy.port).not.toBe(redis.port);
+      const key = `${uniquePrefix()}:k`;
+      await client.set(key, 'through the proxy');
+      // The value is really in the target, not somewhere in the proxy.
+      expect(await redis.client().get(key)).toBe('through the proxy');
+      expect(await client.get(key)).toBe('through the proxy');
+      expect(proxy.connections).toBe(1);
+      expect(proxy.accepted).toBe(1);
+      // Large values cross intact in both directions.
+      const big = 'x'.repeat(2_000_000);
+      await client.set(`${key}:big`, big);
+      expect(await client.get(`${key}:big`)).toBe(big);
+      client.disconnect();
+      await waitUntil(() => proxy.connections === 0, { what: 'the pair to be closed' });
+    } finally {
+      client.disconnect();
+      await proxy.close();
+    }
+  });
+
+  it('in an outage drops open connections, refuses new ones, then accepts again', async () => {
+    const proxy = await startTcpProxy({ targetPort: redis.port });
+    const client = await fastFailClient(proxy.port);
+    const closes: number[] = [];
+    client.on('close', () => closes.push(Date.now()));
+    try {
+      expect(await client.ping()).toBe('PONG');
+      const outage = proxy.outage(1_000);
+      expect(proxy.down).toBe(true);
+      // The open connection is dropped at once...
+      await waitUntil(() => closes.length > 0, { timeout: 500, what: 'the client connection to drop' });
+      expect(proxy.connections).toBe(0);
+      // ...commands fail while it lasts, and new connections are reset without reaching Redis.
+      await expect(client.ping()).rejects.toThrow();
+      expect(await probe(proxy.port, 'PING\r\n')).toMatch(/ECONNRESET|closed/);
+      const refusedSoFar = proxy.dropped;
+      expect(refusedSoFar).toBeGreaterThanOrEqual(2); // the dropped client and the refused probe
+      expect(client.status).not.toBe('ready');
+      await outage;
+      expect(proxy.down).toBe(false);
+      // Afterwards the client reconnects by itself and commands work again.
+      await waitUntil(() => client.status === 'ready', { timeout: 5_000, what: 'the client to reconnect' });
+      expect(await client.ping()).toBe('PONG');
+      expect(await probe(proxy.port, 'PING\r\n')).toBe('data:+PONG');
+    } finally {
+      client.disconnect();
+      await proxy.close();
+    }
+  });
+
+  it('closes a client connection when the target is down, and forwards again once it is back', async () => {
+    const target = await startRedisServer({ appendonly: false });
+    const proxy = await startTcpProxy({ targetPort: target.port });
+    try {
+      await target.kill('SIGKILL');
+      expect(await probe(proxy.port, 'PING\r\n')).toMatch(/closed|ECONNRESET/);
+      await target.restart();
+      expect(await probe(proxy.port, 'PING\r\n')).toBe('data:+PONG');
+      await waitUntil(() => proxy.connections === 0, { what: 'pairs to be cleaned up' });
+    } finally {
+      await proxy.close();
+      await target.stop();
+    }
+  });
+
+  it('close() drops every connection and stops listening', async () => {
+    const proxy = await startTcpProxy({ targetPort: redis.port });
+    const client = await fastFailClient(proxy.port);
+    try {
+      expect(await client.ping()).toBe('PONG');
+      await proxy.close();
+      await expect(client.ping()).rejects.toThrow();
+      expect(await probe(proxy.port, 'PING\r\n')).toBe('ECONNREFUSED');
+      await expect(proxy.outage(10)).rejects.toThrow(/closed/);
+    } finally {
+      client.disconnect();
+      await proxy.close();
+    }
+  });
+
+  it('refuses bad arguments and non-loopback targets with errors that name the option', async () => {
+    await expect(startTcpProxy({ targetPort: 0 })).rejects.toThrow(/`targetPort`.*1 to 65535.*`0`/);
+    await expect(startTcpProxy({ targetPort: 1.5 })).rejects.toThrow(RangeError);
+    await expect(startTcpProxy({ targetPort: redis.port, targetHost: '10.0.0.1' })).rejects.toThrow(/`targetHost`.*loopback.*`10.0.0.1`/);
+    await expect(startTcpProxy(null as never)).rejects.toThrow(TypeError);
+    const proxy: TcpProxy = await startTcpProxy({ targetPort: redis.port });
+    try {
+      await expect(proxy.outage(-1)).rejects.toThrow(/`ms`.*>= 0.*`-1`/);
+      const first = proxy.outage(50);
+      await expect(proxy.outage(50)).rejects.toThrow(/already/);
+      await first;
+    } finally {
+      await proxy.close();
+    }
+  });
+});
