@@ -1,9 +1,9 @@
 -- docket producer: enqueue one or more jobs of one queue, atomically.
 -- KEYS: the queue keys (see record.lua).
--- ARGV[1] = N, the number of jobs; then 2 values per job:
+-- ARGV[1] = N, the number of jobs; ARGV[2] = the jobs, packed one after another, each a 2-byte
+-- spec length, the spec, a 4-byte record length and the record bytes (big-endian lengths):
 --   spec: '' for a job with a generated id, ready now, priority 0 (the common case), else
---         '<delay ms>:<priority>:<id>' (id '' to generate one);
---   record bytes.
+--         '<delay ms>:<priority>:<id>' (id '' to generate one).
 -- Returns a flat array: id, created (1 = new job, 0 = a job with this id exists, or finished
 -- less than its `dedupeFor` ago).
 -- Guarantees: a job id exists at most once (ids given by callers are idempotency keys while
@@ -16,10 +16,17 @@ local n = tonumber(ARGV[1])
 local now = now_ms()
 
 -- Parse the specs once; count the ids to generate so they are reserved in one call.
-local specs = {}
+local specs, records_in = {}, {}
 local generated = 0
+local blob, pos = ARGV[2], 1
 for i = 1, n do
-  local spec = ARGV[i * 2]
+  local len
+  len, pos = struct.unpack('>I2', blob, pos)
+  local spec = len > 0 and string.sub(blob, pos, pos + len - 1) or ''
+  pos = pos + len
+  len, pos = struct.unpack('>I4', blob, pos)
+  records_in[i] = string.sub(blob, pos, pos + len - 1)
+  pos = pos + len
   if spec == '' then
     generated = generated + 1
   else
@@ -50,7 +57,7 @@ local added = {} -- caller-given ids created by this call (a batch may repeat on
 local dedupe_trimmed = false
 for i = 1, n do
   local spec = specs[i]
-  local record = ARGV[i * 2 + 1]
+  local record = records_in[i]
   local id, delay, priority, created = nil, 0, 0, 1
   if spec then
     id, delay, priority = spec[1], spec[2], spec[3]

@@ -114,6 +114,40 @@ const FINAL_EVENTS = new Set(['completed', 'dead', 'cancelled']);
  * const producer = new Producer({ connection: process.env.REDIS_URL });
  * const job = await producer.enqueue(emails, { to: 'a@b.c' }, { attempts: 5 });
  */
+/**
+ * Payload bytes after which a script call is sent without waiting for more jobs: far below
+ * Redis's 512 MB limit for one argument, and small enough not to stall Redis on one call.
+ */
+const MAX_CALL_BYTES = 8 * 1024 * 1024;
+
+/** One validated, encoded job: its spec (see enqueue.lua) and its record, as head + payload. */
+interface PreparedJob {
+  spec: string;
+  head: Buffer;
+  payload: Buffer;
+}
+
+/**
+ * Jobs as enqueue.lua's one packed argument: per job, a 2-byte spec length, the spec, a
+ * 4-byte record length and the record (copied straight from its head and payload).
+ */
+function packJobs(jobs: readonly PreparedJob[]): Buffer {
+  let size = 0;
+  for (const job of jobs) size += 6 + Buffer.byteLength(job.spec) + job.head.length + job.payload.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const { spec, head, payload } of jobs) {
+    const specLength = spec === '' ? 0 : out.write(spec, at + 2);
+    out.writeUInt16BE(specLength, at);
+    at += 2 + specLength;
+    out.writeUInt32BE(head.length + payload.length, at);
+    at += 4;
+    at += head.copy(out, at);
+    at += payload.copy(out, at);
+  }
+  return out;
+}
+
 export class Producer {
   readonly #client: RedisClient;
   readonly #owned: boolean;
@@ -127,7 +161,7 @@ export class Producer {
   #plainHead: { at: number; bytes: Buffer } | undefined;
   readonly #batches = new Map<
     string,
-    { queue: QueueDefinition; state: QueueState; items: { args: [string, Buffer]; resolve(job: EnqueuedJob): void; reject(err: unknown): void }[] }
+    { queue: QueueDefinition; state: QueueState; bytes: number; items: { args: PreparedJob; resolve(job: EnqueuedJob): void; reject(err: unknown): void }[] }
   >();
   /** Rejects every pending waitFor (on close). */
   readonly #pendingWaits = new Set<(err: Error) => void>();
@@ -170,12 +204,13 @@ export class Producer {
     return new Promise<EnqueuedJob>((resolve, reject) => {
       let batch = this.#batches.get(queue.name);
       if (!batch) {
-        batch = { queue, state, items: [] };
+        batch = { queue, state, items: [], bytes: 0 };
         this.#batches.set(queue.name, batch);
         setImmediate(() => this.#flush(queue.name));
       }
       batch.items.push({ args, resolve, reject });
-      if (batch.items.length >= this.#chunkSize) this.#flush(queue.name);
+      batch.bytes += args.payload.length;
+      if (batch.items.length >= this.#chunkSize || batch.bytes >= MAX_CALL_BYTES) this.#flush(queue.name);
     });
   }
 
@@ -185,8 +220,7 @@ export class Producer {
     if (!batch || batch.items.length === 0) return;
     this.#batches.delete(name);
     const { queue, state, items } = batch;
-    const args: (string | number | Buffer)[] = [items.length];
-    for (const item of items) args.push(item.args[0], item.args[1]);
+    const args = [items.length, packJobs(items.map((item) => item.args))];
     state.scripts.enqueue.run(this.#client, state.keyList, args).then(
       (reply) => {
         const r = reply as (Buffer | number)[];
@@ -208,8 +242,8 @@ export class Producer {
     return this.#enqueue(queue, jobs, true);
   }
 
-  /** Validates and encodes one job into its two script arguments (see enqueue.lua). */
-  #prepare(queue: QueueDefinition, item: JobToEnqueue<unknown>, i: number, many: boolean, now: number): [string, Buffer] {
+  /** Validates and encodes one job (see enqueue.lua for what is sent). */
+  #prepare(queue: QueueDefinition, item: JobToEnqueue<unknown>, i: number, many: boolean, now: number): PreparedJob {
     if (typeof item !== 'object' || item === null) throw invalid(`jobs[${i}]`, 'an object { payload, opts }', item);
     let job: NormalizedJob;
     let payload: Buffer;
@@ -244,9 +278,7 @@ export class Producer {
       });
       if (plain) this.#plainHead = { at: now, bytes: head };
     }
-    const record = Buffer.concat([head, payload], head.length + payload.length);
-    const spec = plain ? '' : `${job.delay}:${job.priority}:${job.id}`;
-    return [spec, record];
+    return { spec: plain ? '' : `${job.delay}:${job.priority}:${job.id}`, head, payload };
   }
 
   async #enqueue(queueArg: QueueDefinition, jobs: readonly JobToEnqueue<unknown>[], many: boolean): Promise<EnqueuedJob[]> {
@@ -257,12 +289,20 @@ export class Producer {
     const args = jobs.map((item, i) => this.#prepare(queue, item, i, many, now));
     const state = await this.#ready(queue);
     const chunks: Promise<unknown>[] = [];
-    for (let start = 0; start < args.length; start += this.#chunkSize) {
-      const chunk = args.slice(start, start + this.#chunkSize);
-      const flat: (string | number | Buffer)[] = [chunk.length];
-      for (const [spec, record] of chunk) flat.push(spec, record);
-      chunks.push(state.scripts.enqueue.run(this.#client, state.keyList, flat));
+    // A chunk holds at most chunkSize jobs and about MAX_CALL_BYTES of payloads.
+    let chunk: PreparedJob[] = [];
+    let bytes = 0;
+    const send = () => {
+      chunks.push(state.scripts.enqueue.run(this.#client, state.keyList, [chunk.length, packJobs(chunk)]));
+      chunk = [];
+      bytes = 0;
+    };
+    for (const job of args) {
+      chunk.push(job);
+      bytes += job.payload.length;
+      if (chunk.length >= this.#chunkSize || bytes >= MAX_CALL_BYTES) send();
     }
+    if (chunk.length > 0) send();
     let replies: unknown[];
     try {
       replies = await Promise.all(chunks);

@@ -321,6 +321,20 @@ describe('enqueue against a real redis-server', () => {
     expect((await p.getJob(fifoQueue, 'b'))?.payload).toBe(1);
   });
 
+  it('enqueueMany splits large payloads over several calls (no call carries more than ~8 MiB)', async () => {
+    const { producer: p, prefix } = producer({ maxPayloadBytes: 2 * 1024 * 1024 });
+    const big = (i: number) => ({ i, blob: Buffer.alloc(900 * 1024, i) });
+    const before = Number((await redis.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
+    const result = await p.enqueueMany(fifoQueue, Array.from({ length: 30 }, (_, i) => ({ payload: big(i) })));
+    const after = Number((await redis.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
+    expect(result).toHaveLength(30);
+    // 30 payloads of 900 KiB: at least 4 calls of at most ~9 jobs each, not one 27 MB call.
+    expect(after - before).toBeGreaterThanOrEqual(4);
+    const infos = await Promise.all(result.map((r) => p.getJob(fifoQueue, r.id)));
+    infos.forEach((info, i) => expect((info?.payload as { i: number }).i).toBe(i));
+    expect(await redis.llen(queueKeys(prefix, fifoQueue.name).waiting)).toBe(30);
+  });
+
   it('enqueueMany of an empty list resolves with an empty list', async () => {
     const { producer: p } = producer();
     expect(await p.enqueueMany(fifoQueue, [])).toEqual([]);
