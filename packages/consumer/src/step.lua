@@ -94,7 +94,7 @@ if #c_reports > 0 then
             results[#results + 1] = result
           end
         end
-        emit('completed', id, 'a', header[H_ATTEMPT])
+        emit_run('completed', id, header[H_ATTEMPT])
         outcomes[i + 1] = S_COMPLETED
       end
     end
@@ -243,7 +243,7 @@ if want > 0 and meta[1] ~= '1' then
         records[#records + 1] = rec
         deadlines[#deadlines + 1] = deadline
         deadlines[#deadlines + 1] = id
-        emit('active', id, 'a', header[H_ATTEMPT])
+        emit_run('active', id, header[H_ATTEMPT])
         leased[#leased + 1] = struct.pack('>I6I2I4', token, #id, #rec)
         leased[#leased + 1] = id
         leased[#leased + 1] = rec

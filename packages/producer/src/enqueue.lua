@@ -39,18 +39,6 @@ end
 local next_id = 0
 if generated > 0 then next_id = redis.call('HINCRBY', K_META, 'ids', generated) - generated end
 
--- Generated ids of one call are consecutive: a run of them becomes one 'enqueued' event with a
--- count ('n'), which readers expand. A waiting job then costs the feed a few bytes, not ~20.
-local run_first, run_count = nil, 0
-local function end_run()
-  if run_count == 1 then
-    emit('enqueued', run_first)
-  elseif run_count > 1 then
-    emit('enqueued', run_first, 'n', run_count)
-  end
-  run_first, run_count = nil, 0
-end
-
 local out = {}
 local records, ready, priorities = {}, {}, {}
 local added = {} -- caller-given ids created by this call (a batch may repeat one)
@@ -76,7 +64,6 @@ for i = 1, n do
   end
   if created == 1 then
     if delay > 0 then
-      end_run()
       local header, body = read_record(record)
       if not header then return redis.error_reply('ERR docket enqueue: ' .. body) end
       header[H_RUN_AT] = now + delay
@@ -88,22 +75,12 @@ for i = 1, n do
       records[#records + 1] = record
       ready[#ready + 1] = id
       priorities[#priorities + 1] = priority
-      if spec == nil and run_first ~= nil and tonumber(run_first) + run_count == next_id then
-        run_count = run_count + 1
-      else
-        end_run()
-        if spec == nil then
-          run_first, run_count = id, 1
-        else
-          emit('enqueued', id)
-        end
-      end
+      emit_run('enqueued', id, nil)
     end
   end
   out[#out + 1] = id
   out[#out + 1] = created
 end
-end_run()
 if #ready > 0 then
   call_chunked('HSET', K_JOBS, records, 2)
   strategy_push_many(ready, priorities)

@@ -80,15 +80,16 @@ export interface QueueEventsOptions {
  * Splits one stream entry into its events. A script writes all the events of one call as one
  * entry; each event starts with field 'e' (its type), then 'j' (the job id) and its own
  * fields. Field names sit at even positions, so a value 'e' is never taken for a start.
- * An 'enqueued' event with a count 'n' stands for that many jobs with consecutive ids.
+ * An event with a count 'n' stands for that many events, for jobs with consecutive ids.
  */
 function parseEntry(entryId: string, fields: Buffer[]): QueueEvent[] {
   const events: QueueEvent[] = [];
   let current: Map<string, Buffer> | undefined;
   const finish = () => {
     if (!current) return;
-    // A run of consecutive generated ids enqueued by one call is one event with a count 'n'.
-    const n = current.get('e')?.toString() === 'enqueued' && current.has('n') ? Number(current.get('n')?.toString()) : 1;
+    // A run of events of one kind (and attempt) for consecutive generated ids is written as
+    // one event with a count 'n' (see emit_run in record.lua).
+    const n = current.has('n') ? Number(current.get('n')?.toString()) : 1;
     const count = Number.isSafeInteger(n) && n >= 1 && n <= 100_000 ? n : 1;
     const first = count > 1 ? Number(current.get('j')?.toString()) : 0;
     for (let k = 0; k < count; k++) {
