@@ -63,6 +63,8 @@ interface QueueRuntime {
   progress: LuaScript;
   /** Reports on finished tries, sent with the next step call on this queue. */
   reports: Report[];
+  /** When (client clock, ms) a step on this queue last did housekeeping (0: never). */
+  housekeptAt: number;
 }
 
 /** One leased try, from fetch until Redis has taken its report (or the lease is lost). */
@@ -237,6 +239,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         renew: new LuaScript('renew', composeLua(RECORD_LUA, renewLua)),
         progress: new LuaScript('progress', composeLua(RECORD_LUA, progressLua)),
         reports: [],
+        housekeptAt: 0,
       };
     });
     this.#allQueues = this.#queues.map((_, i) => i);
@@ -455,11 +458,13 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         const round: Promise<void> = this.#round(ask).then(
           (result) => {
             failures = 0;
-            if (result.leased > 0) idle = false;
-            else if (result.wanted) {
+            // Fewer jobs than asked for: the queues are drained for now, so the loop blocks
+            // instead of asking again (a job enqueued since has left a wake-up token). One
+            // step per job at low load, not two.
+            if (result.wanted > 0 && result.leased < result.wanted) {
               idle = true;
               nextDueIn = result.nextDueIn;
-            }
+            } else if (result.leased > 0) idle = false;
           },
           (err: unknown) => {
             failed = err;
@@ -488,7 +493,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   }
 
   /** One step per queue, in the selection's order: a later queue only gets the slots earlier ones left. */
-  async #round(free: number): Promise<{ leased: number; nextDueIn: number; wanted: boolean }> {
+  async #round(free: number): Promise<{ leased: number; nextDueIn: number; wanted: number }> {
     const wanted = Math.max(free, 0);
     this.#reserved += wanted;
     try {
@@ -504,7 +509,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         leased += result.leased;
         nextDueIn = Math.min(nextDueIn, result.nextDueIn);
       }
-      return { leased, nextDueIn, wanted: wanted > 0 };
+      return { leased, nextDueIn, wanted };
     } finally {
       this.#reserved -= wanted;
     }
@@ -553,6 +558,11 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       reports.length,
     ];
     args.push(packReports(reports));
+    // Housekeeping (expired-lease recovery, cancelled-set trim) a few times per lease duration.
+    const clientNow = Date.now();
+    const housekeeping = clientNow - rt.housekeptAt >= Math.min(1_000, this.#opts.leaseDuration / 4);
+    if (housekeeping) rt.housekeptAt = clientNow;
+    args.push(housekeeping ? 1 : 0);
     let reply: [number[], Buffer, number, number];
     try {
       reply = (await this.#guard(rt.step.run(client, rt.keyList, args))) as typeof reply;

@@ -1,6 +1,6 @@
 -- docket consumer: one step of a consumer on one queue, atomically:
 --   1. apply the consumer's reports on finished tries (fenced by lease token),
---   2. promote delayed jobs that are due, 3. recover expired leases,
+--   2. promote delayed jobs that are due, 3. recover expired leases (in housekeeping steps),
 --   4. lease up to N waiting jobs, in the strategy's order (none while the queue is paused).
 -- KEYS: the queue keys (see record.lua).
 -- ARGV[1] lease ms, ARGV[2] N (jobs to lease, 0 for none),
@@ -13,6 +13,7 @@
 --   token (6 bytes, big-endian), retry delay ms (6 bytes), then three strings, each a 4-byte
 --   length and its bytes: id, error message (empty if none), result bytes (empty if none).
 --   (One argument for all reports: the client encodes one buffer, Lua parses it in C.)
+-- ARGV[10] '1' for a housekeeping step: also recover expired leases and trim cancelled jobs.
 -- Returns { outcomes, leased, server time ms, next delayed due ms or -1 }:
 --   outcomes: one per report: -1 refused (the lease is not current: another consumer owns the
 --   job or it was recovered), else the job's new state code;
@@ -28,6 +29,12 @@ local keep_completed, completed_age = tonumber(ARGV[3]), tonumber(ARGV[4])
 local keep_dead, dead_age = tonumber(ARGV[5]), tonumber(ARGV[6])
 local seed = tonumber(ARGV[7])
 local n_reports = tonumber(ARGV[8])
+-- Housekeeping (recovering expired leases, trimming cancelled jobs) runs when the consumer asks
+-- for it, a few times per lease duration, not on every step.
+local housekeeping = ARGV[10] == '1'
+-- Set when this step adds to or promotes from the delayed set (the reply's next due time changes).
+local delayed_changed = false
+local finished_cancelled = false
 local r_kind, r_id, r_token, r_message, r_delay, r_result = {}, {}, {}, {}, {}, {}
 do
   local blob, pos = ARGV[9] or '', 1
@@ -125,6 +132,7 @@ for i = 0, n_reports - 1 do
       -- a request for a reused id must not cancel a new job (it is released instead).
       if header[H_CANCEL] == 1 then
         finish(id, header, body, now, S_CANCELLED, message ~= '' and message or nil)
+        finished_cancelled = true
       elseif kind == 'r' or kind == 'k' then
         header[H_STATE] = S_WAITING
         header[H_ATTEMPT] = header[H_ATTEMPT] - 1
@@ -142,6 +150,7 @@ for i = 0, n_reports - 1 do
           header[H_RUN_AT] = now + delay
           write_record(id, header, body)
           schedule_delayed(id, now + delay)
+          delayed_changed = true
         else
           write_record(id, header, body)
           strategy_push(id, header[H_PRIORITY])
@@ -153,8 +162,14 @@ for i = 0, n_reports - 1 do
   end
 end
 
--- Due delayed jobs (new or retrying) become ready through the strategy.
-local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now, 'LIMIT', 0, BATCH)
+-- Due delayed jobs (new or retrying) become ready through the strategy. The earliest due time
+-- is read first (it is also the reply's next due time), so a step with nothing due makes one call.
+local first_due = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
+local due = {}
+if first_due[2] and tonumber(first_due[2]) <= now then
+  due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now, 'LIMIT', 0, BATCH)
+  delayed_changed = true
+end
 for i = 1, #due do
   local id = due[i]
   local raw = redis.call('HGET', K_JOBS, id)
@@ -179,7 +194,8 @@ if #due > 0 then redis.call('ZREM', K_DELAYED, unpack(due)) end
 
 -- Expired leases: the consumer died or stalled. The try counts; the job is handed out again
 -- (first in line where the strategy allows) or, on its last attempt, buried.
-local expired = redis.call('ZRANGEBYSCORE', K_ACTIVE, '-inf', now, 'LIMIT', 0, BATCH)
+local expired = {}
+if housekeeping then expired = redis.call('ZRANGEBYSCORE', K_ACTIVE, '-inf', now, 'LIMIT', 0, BATCH) end
 local recovered = {}
 for i = 1, #expired do
   local raw = redis.call('HGET', K_JOBS, expired[i])
@@ -196,6 +212,7 @@ for i = 1, #recovered do
     local reason = 'lease expired: the consumer running try ' .. header[H_ATTEMPT] .. ' died or stalled'
     if header[H_CANCEL] == 1 then
       finish(id, header, body, now, S_CANCELLED, reason)
+      finished_cancelled = true
     elseif header[H_ATTEMPT] >= header[H_MAX_ATTEMPTS] then
       bury(id, header, body, now, reason)
       finished_dead = true
@@ -266,11 +283,11 @@ if (readied or popped > 0) and strategy_count() > 0 then wake() end
 
 if finished_completed then trim_finished(K_COMPLETED, now, keep_completed, completed_age, BATCH) end
 if finished_dead then trim_finished(K_DEAD, now, keep_dead, dead_age, BATCH) end
--- Always: producers cancel waiting and delayed jobs without knowing the retention settings,
--- so the cancelled set is trimmed here whether or not this step cancelled anything (one
--- ZCARD when it is empty, the common case).
-if redis.call('ZCARD', K_CANCELLED) > 0 then trim_finished(K_CANCELLED, now, keep_completed, completed_age, BATCH) end
+-- Producers cancel waiting and delayed jobs without knowing the retention settings, so the
+-- cancelled set is trimmed here, in housekeeping steps whether or not this step cancelled
+-- anything (one ZCARD when it is empty, the common case), and when this step cancelled a job.
+if (housekeeping or finished_cancelled) and redis.call('ZCARD', K_CANCELLED) > 0 then trim_finished(K_CANCELLED, now, keep_completed, completed_age, BATCH) end
 
 flush_events()
-local next_due = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
+local next_due = delayed_changed and redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES') or first_due
 return { outcomes, table.concat(leased), now, tonumber(next_due[2]) or -1 }
