@@ -31,6 +31,15 @@ local function read_record(rec)
   if #rec < 3 + hlen then return nil, 'record is shorter than its header length' end
   local ok2, header = pcall(cmsgpack.unpack, string.sub(rec, 4, 3 + hlen))
   if not ok2 or type(header) ~= 'table' or #header < HEADER_FIELDS then return nil, 'job header cannot be decoded' end
+  -- Garbage that happens to be a long enough array must not get further: a string where a
+  -- number belongs would make arithmetic fail mid-script (after the pop), losing the jobs of
+  -- the whole call, and an unknown state would leave the job in no structure at all.
+  for i = 1, HEADER_FIELDS do
+    if type(header[i]) ~= 'number' and i ~= H_ERROR then return nil, 'job header field ' .. i .. ' is not a number' end
+  end
+  local state, err = header[H_STATE], header[H_ERROR]
+  if state < S_WAITING or state > S_CANCELLED or state % 1 ~= 0 then return nil, 'unknown job state code ' .. state end
+  if err ~= false and type(err) ~= 'string' then return nil, 'job header error field is not a string' end
   return header, string.sub(rec, 4 + hlen)
 end
 

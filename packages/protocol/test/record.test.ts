@@ -454,6 +454,31 @@ return header[H_ATTEMPT]
     expect(decoded.payload.length).toBe(0);
   });
 
+  // Garbage shaped like a header (an array of 17+ values) must be refused up front: a string
+  // where a number belongs used to reach the arithmetic of the scripts (failing a fetch after
+  // its pop, which lost the popped jobs), and an unknown state left a job in no structure.
+  it.each([
+    ['the attempt is a string', 1, 'x'],
+    ['the token is a string of digits', 3, '7'],
+    ['the max attempts is nil', 2, null],
+    ['the priority is an array', 13, [1]],
+    ['the dedupe window is a boolean', 16, true],
+    ['the state code is 7', 0, 7],
+    ['the state code is -1', 0, -1],
+    ['the state code is 1.5', 0, 1.5],
+    ['the error is a number', 14, 42],
+  ] as const)('read_record refuses a header where %s', async (_label, index, value) => {
+    const valid = encodeRecord(header(), Buffer.alloc(0));
+    const fields = decodeValue(valid.subarray(3, 3 + valid.readUInt16BE(1))) as unknown[];
+    fields[index] = value;
+    const keys = queueKeys(uniquePrefix('rec'), 'lua-q');
+    await redis.hset(keys.jobs, 'job-1', rawRecord(encodeValue(fields), encodeValue('payload')));
+    const keyList = queueKeyList(keys);
+    await expect(redis.eval(script, keyList.length, ...keyList, 'job-1', 'e')).rejects.toThrow(/read_record: (job header|unknown job state)/);
+    // Node refuses it too (or, for the error field, reads no error).
+    if (index !== 14) expectCorrupt(rawRecord(encodeValue(fields)));
+  });
+
   it('read_record refuses a record Node would refuse', async () => {
     const keys = queueKeys(uniquePrefix('rec'), 'lua-q');
     await redis.hset(keys.jobs, 'job-1', Buffer.from([2, 0, 1, 0x90]));
