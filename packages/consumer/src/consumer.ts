@@ -537,9 +537,11 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     let header: JobHeader;
     let payload: unknown;
     let decodeError: unknown;
+    let part = 'record';
     try {
       const decoded = decodeRecord(record, id);
       header = decoded.header;
+      part = 'payload';
       payload = decodeValue(decoded.payload);
     } catch (err) {
       decodeError = err;
@@ -571,7 +573,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     this.#leases.add(lease);
     if (decodeError !== undefined) {
       // A record that cannot be decoded can never run: bury it with the reason.
-      this.#decide(lease, 'x', new DocketError('CORRUPT_RECORD', `payload cannot be decoded: ${(decodeError as Error).message}`, { cause: decodeError, jobId: id, queue: rt.def.name }));
+      const reason = ((decodeError as Error).cause as Error | undefined)?.message ?? (decodeError as Error).message;
+      this.#decide(lease, 'x', new DocketError('CORRUPT_RECORD', `Job "${id}" cannot run: its ${part} cannot be decoded: ${reason}`, { cause: decodeError, jobId: id, queue: rt.def.name }));
       return;
     }
     if (this.#state !== 'running') {

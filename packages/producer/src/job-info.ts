@@ -42,7 +42,8 @@ export function toJobInfo<Payload, Result = unknown>(
     // A job buried because its payload could not be decoded is still worth showing: its
     // error says why. Anywhere else, undecodable bytes are corruption to report.
     if (header.state !== 'dead') {
-      throw new DocketError('CORRUPT_RECORD', `the payload of job "${id}" cannot be decoded: ${(cause as Error).message}`, {
+      const reason = ((cause as Error).cause as Error | undefined)?.message ?? (cause as Error).message;
+      throw new DocketError('CORRUPT_RECORD', `the payload of job "${id}" cannot be decoded: ${reason}`, {
         cause,
         jobId: id,
         queue,
@@ -63,7 +64,17 @@ export function toJobInfo<Payload, Result = unknown>(
   if (header.startedAt) info.timestamps.started = header.startedAt;
   if (header.finishedAt) info.timestamps.finished = header.finishedAt;
   if (header.runAt) info.timestamps.runAt = header.runAt;
-  if (result) info.result = decodeValue(result) as Result;
-  if (progress) info.progress = decodeValue(progress);
+  if (result) info.result = decodeStored(result, 'result', id, queue) as Result;
+  if (progress) info.progress = decodeStored(progress, 'progress value', id, queue);
   return info;
+}
+
+/** Decodes a stored result or progress value; bytes that are not msgpack name the job. */
+function decodeStored(bytes: Buffer, what: string, id: string, queue: string): unknown {
+  try {
+    return decodeValue(bytes);
+  } catch (cause) {
+    const reason = ((cause as Error).cause as Error | undefined)?.message ?? (cause as Error).message;
+    throw new DocketError('CORRUPT_RECORD', `the ${what} of job "${id}" cannot be decoded: ${reason}`, { cause, jobId: id, queue });
+  }
 }

@@ -354,6 +354,22 @@ describe('decodeRecord rejects garbage with CORRUPT_RECORD', () => {
   });
 });
 
+describe('decodeValue rejects bytes that are not one msgpack value with CORRUPT_RECORD', () => {
+  it.each([
+    ['no bytes', Buffer.alloc(0)],
+    ['a value cut short', encodeValue({ a: 'hello' }).subarray(0, 5)],
+    ['trailing bytes after a value', Buffer.concat([encodeValue(1), Buffer.from([0x01])])],
+    ['a map key without its value', Buffer.from([0x81, 0xa1, 0x61])],
+    ['an array claiming 4 billion items', Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff, 0x01])],
+    ['a pointer to a structure that was never defined', Buffer.from([0xd6, 0x70, 0, 0, 0, 9])],
+    ['nesting deep enough to overflow the stack', Buffer.alloc(200_000, 0x91)],
+  ])('%s', (_label, bytes) => {
+    const err = thrown(() => decodeValue(bytes));
+    expect(isDocketError(err, 'CORRUPT_RECORD'), String(err)).toBe(true);
+    expect((err as Error).message).toMatch(/^msgpack value cannot be decoded: ./);
+  });
+});
+
 describe('record.lua reads and writes what Node encodes (real redis-server)', () => {
   let server: RedisServer;
   let redis: Redis;
