@@ -14,7 +14,7 @@ import {
   STATE_CODES,
   decodeRecord,
   decodeValue,
-  describe,
+  describeThrown,
   encodeChecked,
   ensureQueueMeta,
   openConnection,
@@ -114,7 +114,7 @@ const STATE_CANCELLED = STATE_CODES.indexOf('cancelled');
 const BLOCK_GRACE_MS = 10_000;
 
 function errorMessage(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : `non-Error thrown: ${describe(error)}`;
+  const text = describeThrown(error); // never throws, whatever the handler threw
   return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 3)}...` : text;
 }
 

@@ -48,6 +48,7 @@ export {
   checkOneOf,
   checkPlainObject,
   describe,
+  describeThrown,
   invalid,
   optionalInteger,
 } from './validate.js';

@@ -16,6 +16,29 @@ export function describe(value: unknown): string {
   return String(value);
 }
 
+/**
+ * Describes anything that was thrown, for an error message: an Error as `Name: message`,
+ * anything else as `non-Error thrown: <value>`. Never throws itself, whatever the value (a
+ * revoked Proxy, an object whose getters throw).
+ */
+export function describeThrown(thrown: unknown): string {
+  try {
+    if (thrown instanceof Error) return `${String(thrown.name)}: ${String(thrown.message)}`;
+    if (typeof thrown === 'object' && thrown !== null && !Array.isArray(thrown)) {
+      let json: string | undefined;
+      try {
+        json = JSON.stringify(thrown);
+      } catch {
+        json = undefined; // a cycle, a bigint: fall back to the short description
+      }
+      if (json !== undefined) return `non-Error thrown: ${json.length > 200 ? `${json.slice(0, 197)}...` : json}`;
+    }
+    return `non-Error thrown: ${describe(thrown)}`;
+  } catch {
+    return 'a thrown value that cannot be read (a revoked Proxy, a getter that throws)';
+  }
+}
+
 export function invalid(name: string, expected: string, value: unknown): DocketError {
   return new DocketError('INVALID_ARGUMENT', `Expected \`${name}\` to be ${expected}, got \`${describe(value)}\``);
 }
