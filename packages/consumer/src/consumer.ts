@@ -6,6 +6,7 @@ import {
   type RedisClient,
   DocketError,
   LuaScript,
+  MAX_TIMER_MS,
   RECORD_LUA,
   checkInteger,
   checkKnownKeys,
@@ -216,8 +217,15 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
    * Redis settings, and starts fetching. Rejects if Redis cannot be reached within
    * `connectTimeout` ms (default 10 s) or a queue is defined differently elsewhere.
    */
-  start({ connectTimeout = 10_000 }: { connectTimeout?: number } = {}): Promise<void> {
-    checkInteger('connectTimeout', connectTimeout, 1);
+  start(options: { connectTimeout?: number } = {}): Promise<void> {
+    let connectTimeout: number;
+    try {
+      const o = checkPlainObject('options', options);
+      checkKnownKeys('options', o, ['connectTimeout']);
+      connectTimeout = o.connectTimeout === undefined ? 10_000 : checkInteger('connectTimeout', o.connectTimeout, 1, MAX_TIMER_MS);
+    } catch (err) {
+      return Promise.reject(err); // a promise-returning method reports bad arguments by rejecting
+    }
     if (this.#state !== 'new') {
       return Promise.reject(new DocketError('INVALID_ARGUMENT', `start() was already called (the consumer is ${this.#state})`));
     }
@@ -310,9 +318,14 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
    * attempt counted, for another consumer to run. Resolves when every outcome is in Redis.
    */
   close(options: { timeout?: number } = {}): Promise<void> {
-    const o = checkPlainObject('options', options);
-    checkKnownKeys('options', o, ['timeout']);
-    const timeout = options.timeout === undefined ? 10_000 : checkInteger('timeout', options.timeout, 0);
+    let timeout: number;
+    try {
+      const o = checkPlainObject('options', options);
+      checkKnownKeys('options', o, ['timeout']);
+      timeout = o.timeout === undefined ? 10_000 : checkInteger('timeout', o.timeout, 0, MAX_TIMER_MS);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.#closing ??= this.#close(timeout);
     return this.#closing;
   }
@@ -589,7 +602,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       // retry must not run beside a try that is still going.
       lease.timer = setTimeout(() => {
         this.#stop(lease, new DocketError('TIMEOUT', `Job "${id}" try ${header.attempt} timed out after ${timeout} ms`, { jobId: id, queue: rt.def.name }));
-      }, timeout);
+      }, Math.min(timeout, MAX_TIMER_MS));
     }
     const context: HandlerContext = {
       get signal() {

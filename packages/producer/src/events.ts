@@ -5,6 +5,7 @@ import {
   type QueueKeys,
   DEFAULT_PREFIX,
   DocketError,
+  checkConnection,
   checkInteger,
   checkKnownKeys,
   checkPlainObject,
@@ -165,7 +166,7 @@ export class QueueEvents extends EventEmitter<QueueEventsEvents> {
     // Resuming inside an entry: that entry is read again and its first events skipped.
     this.#skipThrough = match[2] === undefined ? undefined : { entry: match[1] as string, index: Number(match[2]) };
     this.#blockMs = options.blockMs === undefined ? 5_000 : checkInteger('blockMs', options.blockMs, 10, 600_000);
-    this.#connection = options.connection;
+    this.#connection = checkConnection(options.connection);
   }
 
   /** The id of the last event delivered (or the starting point): pass it as `from` to resume after it. */

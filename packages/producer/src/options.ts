@@ -7,6 +7,7 @@ import {
   checkOneOf,
   checkPlainObject,
   DocketError,
+  MAX_TIMER_MS,
   describe,
   invalid,
   optionalInteger,
@@ -53,7 +54,8 @@ export interface JobOptions {
    */
   backoff?: Backoff;
   /**
-   * ms a single try may run; then its AbortSignal fires and the try fails.
+   * ms a single try may run (at most 2,147,483,647, a Node.js timer's limit); then its
+   * AbortSignal fires and the try fails.
    * @default no limit (the consumer's `timeout`, if it sets one)
    */
   timeout?: number;
@@ -129,7 +131,7 @@ export function normalizeJobOptions(queue: QueueDefinition, options: unknown, no
 
   const attempts = o.attempts === undefined ? DEFAULT_ATTEMPTS : checkInteger('attempts', o.attempts, 1, 1_000_000);
   const backoff = o.backoff === undefined ? DEFAULT_BACKOFF : checkBackoff(o.backoff);
-  const timeout = o.timeout === undefined ? 0 : checkInteger('timeout', o.timeout, 1);
+  const timeout = o.timeout === undefined ? 0 : checkInteger('timeout', o.timeout, 1, MAX_TIMER_MS);
   const dedupeFor = o.dedupeFor === undefined ? 0 : checkInteger('dedupeFor', o.dedupeFor, 0);
   if (dedupeFor > 0 && id === '') throw new DocketError('INVALID_ARGUMENT', '`dedupeFor` needs an `id` to deduplicate by');
   return { id, delay, priority, attempts, backoff, timeout, dedupeFor };

@@ -7,6 +7,7 @@ import {
   DEFAULT_PREFIX,
   DocketError,
   LuaScript,
+  MAX_TIMER_MS,
   RECORD_LUA,
   checkInteger,
   checkKnownKeys,
@@ -197,6 +198,8 @@ export class Producer {
   /** Validates and encodes one job into its four script arguments. */
   #prepare(queue: QueueDefinition, item: JobToEnqueue<unknown>, i: number, many: boolean, now: number): (string | number | Buffer)[] {
     if (typeof item !== 'object' || item === null) throw invalid(`jobs[${i}]`, 'an object { payload, opts }', item);
+    // A misspelt `opts` (`options`) would otherwise enqueue the job with every default.
+    if (many) checkKnownKeys(`jobs[${i}]`, item as unknown as Record<string, unknown>, ['payload', 'opts']);
     let job: NormalizedJob;
     let payload: Buffer;
     try {
@@ -319,7 +322,7 @@ export class Producer {
     checkId(id);
     const o = checkPlainObject('options', options);
     checkKnownKeys('options', o, ['timeout', 'signal']);
-    const timeout = options.timeout === undefined ? 30_000 : checkInteger('timeout', options.timeout, 1);
+    const timeout = options.timeout === undefined ? 30_000 : checkInteger('timeout', options.timeout, 1, MAX_TIMER_MS);
     const { signal } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal', 'an AbortSignal', signal);
     signal?.throwIfAborted();
@@ -454,7 +457,7 @@ export class Producer {
   async #deadAction(queueArg: QueueDefinition, action: 'requeue' | 'purge', ids: readonly string[] | undefined): Promise<number> {
     if (ids !== undefined) {
       if (!Array.isArray(ids)) throw invalid('ids', 'an array of job ids', ids);
-      ids.forEach((id) => checkId(id));
+      ids.forEach((id, i) => checkId(id, `ids[${i}]`));
       let total = 0;
       for (let i = 0; i < ids.length; i += 1000) {
         total += await this.#control(queueArg, 'dead', [action, '1', ...ids.slice(i, i + 1000)], 'Changing dead jobs');
@@ -549,8 +552,8 @@ export class Producer {
   }
 }
 
-function checkId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || id.length === 0 || id.length > 256) throw invalid('id', 'a job id (a string of 1-256 characters)', id);
+function checkId(id: unknown, option = 'id'): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 256) throw invalid(option, 'a job id (a string of 1-256 characters)', id);
 }
 
 function jobFailed(queue: string, id: string, error: string | undefined): DocketError {

@@ -51,3 +51,21 @@ export function redisError(err: unknown, what: string, queue?: string): Error {
   const message = err instanceof Error ? err.message : String(err);
   return new DocketError('REDIS_ERROR', `${what} failed: ${message}`, { cause: err, ...(queue ? { queue } : {}) });
 }
+
+/**
+ * Throws the `INVALID_ARGUMENT` DocketError that {@link openConnection} would, without
+ * connecting: constructors call it so a bad `connection` is refused at once, not at start().
+ */
+export function checkConnection(input: unknown): ConnectionInput {
+  if (input === undefined || (typeof input === 'object' && input !== null && !Array.isArray(input))) {
+    return input as ConnectionInput;
+  }
+  if (typeof input === 'string') {
+    if (/^rediss?:\/\//.test(input)) return input;
+    throw new DocketError('INVALID_ARGUMENT', `Expected \`connection\` to be a redis:// or rediss:// URL, got \`${describe(input)}\``);
+  }
+  throw new DocketError(
+    'INVALID_ARGUMENT',
+    `Expected \`connection\` to be a Redis URL, ioredis options or an ioredis instance, got \`${describe(input)}\``,
+  );
+}

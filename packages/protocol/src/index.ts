@@ -42,6 +42,7 @@ export { DEFAULT_MAX_PAYLOAD_BYTES, encodeChecked } from './payload.js';
 
 // Validation helpers shared by the docket packages
 export {
+  MAX_TIMER_MS,
   checkBoolean,
   checkInteger,
   checkKnownKeys,
@@ -54,7 +55,7 @@ export {
 } from './validate.js';
 
 // Redis access shared by the docket packages
-export { openConnection, redisError, type ConnectionInput, type OpenedConnection } from './connection.js';
+export { checkConnection, openConnection, redisError, type ConnectionInput, type OpenedConnection } from './connection.js';
 export { LuaScript, composeLua, type RedisClient } from './script.js';
 export { ensureQueueMeta } from './meta.js';
 export { RECORD_LUA } from './lua.js';

@@ -5,6 +5,12 @@ import { DocketError } from './errors.js';
  * expected and what was got: "Expected `attempts` to be an integer >= 1, got `0`".
  */
 
+/**
+ * The longest delay a Node.js timer can wait (about 24.8 days): a longer one fires at once. Options
+ * that become timers (`timeout`, `leaseDuration`, ...) are capped at it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (typeof value === 'bigint') return `${value}n`;
