@@ -113,6 +113,8 @@ const MAX_REPORTS = 1000;
 const STATE_DEAD = STATE_CODES.indexOf('dead');
 const STATE_CANCELLED = STATE_CODES.indexOf('cancelled');
 const BLOCK_GRACE_MS = 10_000;
+/** ms a handler gets to settle after its signal aborted (timeout, cancel) before the try is reported anyway. */
+const STOP_GRACE_MS = 1_000;
 
 function errorMessage(error: unknown): string {
   const text = describeThrown(error); // never throws, whatever the handler threw
@@ -316,6 +318,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
    * Stops fetching, waits up to `timeout` ms for running tries to finish, then releases the
    * rest: their handlers' signals abort and the jobs go back to waiting at once, with no
    * attempt counted, for another consumer to run. Resolves when every outcome is in Redis.
+   * It never waits for a handler beyond `timeout`, even one that never settles; a try that
+   * had already timed out or been cancelled is reported as such rather than released.
    */
   close(options: { timeout?: number } = {}): Promise<void> {
     let timeout: number;
@@ -364,6 +368,12 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     // Released in reverse order of start: each release goes to the front of its queue, so the
     // jobs come out again in the order they were handed out.
     for (const lease of [...this.#running].reverse()) {
+      if (lease.stopped) {
+        // Timed out or cancelled and still not settled: that is its outcome, not "unfinished"
+        // (a handler that never settles must not come back with its attempt uncounted).
+        this.#decideStopped(lease);
+        continue;
+      }
       abortTry(
         lease,
         new DocketError('CLOSED', `The consumer is closing; job "${lease.job.id}" goes back to waiting for another consumer`, {
@@ -598,8 +608,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     if (this.#recentCancels.delete(`${rt.keys.cancelChannel}\0${token}:${id}`)) this.#cancelRequested(lease);
     const timeout = header.timeout || this.#opts.timeout;
     if (timeout > 0 && !this.#pool) {
-      // The try fails when the handler settles (its slot is free again), never earlier: a
-      // retry must not run beside a try that is still going.
+      // The try fails when the handler settles (its slot is free again), not earlier, so that a
+      // retry does not run beside a try that is still going; see #stop for one that never does.
       lease.timer = setTimeout(() => {
         this.#stop(lease, new DocketError('TIMEOUT', `Job "${id}" try ${header.attempt} timed out after ${timeout} ms`, { jobId: id, queue: rt.def.name }));
       }, Math.min(timeout, MAX_TIMER_MS));
@@ -647,6 +657,20 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     lease.stopped = reason;
     clearTimeout(lease.timer);
     abortTry(lease, reason);
+    if (this.#pool) return; // the pool terminates a thread that does not stop
+    // A handler that ignores its signal and never settles must not hold its job forever: after
+    // a grace the try is reported as stopped anyway (retried or dead per its attempts, or
+    // cancelled). The handler keeps its slot until it settles, so no more than `concurrency`
+    // handlers ever run at once. settled() and #decide clear this timer.
+    lease.timer = setTimeout(() => {
+      lease.stopped = new DocketError(
+        reason.code,
+        `${reason.message}; its handler did not stop within ${STOP_GRACE_MS} ms of its signal aborting, so the try ` +
+          'is reported now (the handler keeps its concurrency slot until it settles)',
+        { cause: reason, jobId: lease.job.id, queue: lease.job.queue },
+      );
+      this.#decideStopped(lease);
+    }, STOP_GRACE_MS);
   }
 
   #decideStopped(lease: Lease): void {

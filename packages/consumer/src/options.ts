@@ -88,7 +88,9 @@ export interface ConsumerOptions<Q extends QueueDefinition = QueueDefinition> {
    */
   pollInterval?: number;
   /**
-   * ms a try may run when its job sets no `timeout`.
+   * ms a try may run when its job sets no `timeout`: then its signal aborts, and the try fails
+   * when the handler settles, or 1 s later if it ignores the signal (its slot stays taken
+   * until it settles). At most 2,147,483,647 (a Node.js timer's limit).
    * @default no limit
    */
   timeout?: number;

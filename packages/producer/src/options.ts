@@ -55,7 +55,7 @@ export interface JobOptions {
   backoff?: Backoff;
   /**
    * ms a single try may run (at most 2,147,483,647, a Node.js timer's limit); then its
-   * AbortSignal fires and the try fails.
+   * AbortSignal fires and the try fails (1 s later at the latest, if the handler ignores it).
    * @default no limit (the consumer's `timeout`, if it sets one)
    */
   timeout?: number;
