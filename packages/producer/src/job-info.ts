@@ -1,4 +1,4 @@
-import { DocketError, type JobState, decodeRecord, decodeValue } from '@docket/protocol';
+import { DocketError, type JobState, decodeRecord, decodeValue, isDocketError } from '@docket/protocol';
 
 /** A snapshot of a job, as `getJob` returns it. */
 export interface JobInfo<Payload = unknown, Result = unknown> {
@@ -76,5 +76,29 @@ function decodeStored(bytes: Buffer, what: string, id: string, queue: string): u
   } catch (cause) {
     const reason = ((cause as Error).cause as Error | undefined)?.message ?? (cause as Error).message;
     throw new DocketError('CORRUPT_RECORD', `the ${what} of job "${id}" cannot be decoded: ${reason}`, { cause, jobId: id, queue });
+  }
+}
+
+/**
+ * A job of the dead set for `listDead`. A record damaged after the job died cannot be decoded:
+ * it is listed with what is known (its id, that it is dead, why it cannot be read) instead of
+ * making the whole list fail, so that it can still be found and purged.
+ */
+export function deadJobInfo<Payload>(queue: string, id: string, record: Buffer): JobInfo<Payload> {
+  try {
+    return toJobInfo<Payload>(queue, id, record);
+  } catch (err) {
+    if (!isDocketError(err, 'CORRUPT_RECORD')) throw err;
+    return {
+      id,
+      queue,
+      state: 'dead',
+      attempts: 0,
+      maxAttempts: 0,
+      priority: 0,
+      payload: undefined as Payload,
+      error: err.message,
+      timestamps: { created: 0 },
+    };
   }
 }

@@ -30,7 +30,7 @@ import countsLua from './counts.lua';
 import deadLua from './dead.lua';
 import enqueueLua from './enqueue.lua';
 import { type QueueEvent, QueueEvents } from './events.js';
-import { type JobInfo, toJobInfo } from './job-info.js';
+import { type JobInfo, deadJobInfo, toJobInfo } from './job-info.js';
 import pauseLua from './pause.lua';
 import { type JobOptions, type NormalizedJob, checkPayloadArgument, normalizeJobOptions } from './options.js';
 
@@ -433,7 +433,7 @@ export class Producer {
       const out: JobInfo<Payload>[] = [];
       ids.forEach((id, i) => {
         const record = records[i];
-        if (record) out.push(toJobInfo<Payload>(queue.name, id, record));
+        if (record) out.push(deadJobInfo<Payload>(queue.name, id, record));
       });
       return out;
     } catch (err) {

@@ -483,6 +483,7 @@ return header[H_ATTEMPT]
     ['the state code is -1', 0, -1],
     ['the state code is 1.5', 0, 1.5],
     ['the error is a number', 14, 42],
+    ['the backoff code is 5', 9, 5],
   ] as const)('read_record refuses a header where %s', async (_label, index, value) => {
     const valid = encodeRecord(header(), Buffer.alloc(0));
     const fields = decodeValue(valid.subarray(3, 3 + valid.readUInt16BE(1))) as unknown[];
@@ -490,9 +491,20 @@ return header[H_ATTEMPT]
     const keys = queueKeys(uniquePrefix('rec'), 'lua-q');
     await redis.hset(keys.jobs, 'job-1', rawRecord(encodeValue(fields), encodeValue('payload')));
     const keyList = queueKeyList(keys);
-    await expect(redis.eval(script, keyList.length, ...keyList, 'job-1', 'e')).rejects.toThrow(/read_record: (job header|unknown job state)/);
+    await expect(redis.eval(script, keyList.length, ...keyList, 'job-1', 'e')).rejects.toThrow(/read_record: (job header|unknown job state|unknown backoff)/);
     // Node refuses it too (or, for the error field, reads no error).
     if (index !== 14) expectCorrupt(rawRecord(encodeValue(fields)));
+  });
+
+  it('read_record refuses a header followed by more msgpack values inside its length, as Node does', async () => {
+    const head = encodeRecord(header(), Buffer.alloc(0)).subarray(3);
+    const padded = Buffer.concat([head, encodeValue(1)]);
+    const record = rawRecord(padded, encodeValue('payload'));
+    expectCorrupt(record);
+    const keys = queueKeys(uniquePrefix('rec'), 'lua-q');
+    await redis.hset(keys.jobs, 'job-1', record);
+    const keyList = queueKeyList(keys);
+    await expect(redis.eval(script, keyList.length, ...keyList, 'job-1', 'e')).rejects.toThrow(/read_record: job header cannot be decoded/);
   });
 
   it('read_record refuses a record Node would refuse', async () => {
