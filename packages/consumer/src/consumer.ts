@@ -710,7 +710,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   /** Stores the latest progress value (one send at a time per try; only the newest value is sent). */
   #progress(lease: Lease, value: unknown): void {
     if (lease.reported || lease.lost) return;
-    const bytes = encodeChecked(value, MAX_PROGRESS_BYTES, 'progress value');
+    const bytes = encodeChecked(value, MAX_PROGRESS_BYTES, 'progress value', 'the limit for progress values');
     this.#emitSafe('progress', lease.job, value);
     lease.progressPending = bytes;
     if (lease.progressSending) return;
@@ -743,7 +743,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     const report: Report = { kind, lease, message: '', delay: 0, resultBytes: '' };
     if (kind === 'c' && result !== undefined) {
       try {
-        report.resultBytes = encodeChecked(result, this.#opts.maxResultBytes, 'result');
+        report.resultBytes = encodeChecked(result, this.#opts.maxResultBytes, 'result', '`maxResultBytes`');
       } catch (err) {
         // A result that cannot be stored fails the try like a thrown error would.
         report.kind = kind = 'f';

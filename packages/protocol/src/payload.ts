@@ -71,8 +71,9 @@ function findUnencodable(value: unknown, path: string, depth: number, seen: Set<
  * anything larger than `maxBytes`.
  *
  * @param what names the value in error messages ('payload', 'result').
+ * @param limit names the limit in error messages (the option that sets it).
  */
-export function encodeChecked(value: unknown, maxBytes: number, what = 'payload'): Buffer {
+export function encodeChecked(value: unknown, maxBytes: number, what = 'payload', limit = '`maxPayloadBytes`'): Buffer {
   let problem: string | undefined;
   try {
     problem = findUnencodable(value, what, 0, new Set());
@@ -90,7 +91,7 @@ export function encodeChecked(value: unknown, maxBytes: number, what = 'payload'
   if (bytes.length > maxBytes) {
     throw new DocketError(
       'PAYLOAD_TOO_LARGE',
-      `The encoded ${what} is ${bytes.length} bytes, over \`maxPayloadBytes\` (${maxBytes})`,
+      `The encoded ${what} is ${bytes.length} bytes, over ${limit} (${maxBytes})`,
     );
   }
   return bytes;

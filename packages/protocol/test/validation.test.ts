@@ -210,6 +210,10 @@ describe('encodeChecked', () => {
   it('names what is being encoded', () => {
     expect(failure(() => encodeChecked({ f: () => 1 }, LIMIT, 'result'), 'NOT_ENCODABLE')).toContain('result');
     expect(failure(() => encodeChecked('xxxxxxxx', 2, 'result'), 'PAYLOAD_TOO_LARGE')).toContain('result');
+    // ... and the option that sets the limit, which for results is not maxPayloadBytes
+    const message = failure(() => encodeChecked('xxxxxxxx', 2, 'result', '`maxResultBytes`'), 'PAYLOAD_TOO_LARGE');
+    expect(message).toContain('`maxResultBytes` (2)');
+    expect(message).not.toContain('maxPayloadBytes');
   });
 });
 
