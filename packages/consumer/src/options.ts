@@ -14,6 +14,7 @@ import {
   describe,
   describeThrown,
   invalid,
+  validating,
 } from '@docket/protocol';
 import { type SelectionName, type Selector, createSelector } from '@docket/scheduler';
 import type { Handler } from './job.js';
@@ -170,6 +171,10 @@ function checkRetention(name: string, value: unknown, fallback: Required<Retenti
 }
 
 export function resolveConsumerOptions(options: unknown): ResolvedConsumerOptions {
+  return validating('options', () => resolve(options));
+}
+
+function resolve(options: unknown): ResolvedConsumerOptions {
   const o = checkPlainObject('options', options);
   checkKnownKeys('options', o, KEYS);
   if (!Array.isArray(o.queues) || o.queues.length === 0) throw invalid('queues', 'a non-empty array of queues from defineQueue()', o.queues);

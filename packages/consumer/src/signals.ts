@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { MAX_TIMER_MS, checkBoolean, checkInteger, checkKnownKeys, checkPlainObject, invalid } from '@docket/protocol';
+import { MAX_TIMER_MS, checkBoolean, checkInteger, checkKnownKeys, checkPlainObject, invalid, validating } from '@docket/protocol';
 
 const DEFAULT_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 
@@ -34,14 +34,20 @@ export function closeOnSignal(
   target: { close(options?: { timeout?: number }): Promise<void> },
   options: CloseOnSignalOptions = {},
 ): () => void {
-  if (typeof (target as { close?: unknown } | null)?.close !== 'function') {
-    throw invalid('target', 'a consumer (an object with a close() method)', target);
-  }
-  const o = checkPlainObject('options', options);
-  checkKnownKeys('options', o, ['signals', 'timeout', 'exit']);
-  const signals = o.signals === undefined ? DEFAULT_SIGNALS : checkSignals(o.signals);
-  const timeout = o.timeout === undefined ? 10_000 : checkInteger('timeout', o.timeout, 0, MAX_TIMER_MS);
-  const exit = o.exit === undefined ? true : checkBoolean('exit', o.exit);
+  validating('target', () => {
+    if (typeof (target as { close?: unknown } | null)?.close !== 'function') {
+      throw invalid('target', 'a consumer (an object with a close() method)', target);
+    }
+  });
+  const { signals, timeout, exit } = validating('options', () => {
+    const o = checkPlainObject('options', options);
+    checkKnownKeys('options', o, ['signals', 'timeout', 'exit']);
+    return {
+      signals: o.signals === undefined ? DEFAULT_SIGNALS : checkSignals(o.signals),
+      timeout: o.timeout === undefined ? 10_000 : checkInteger('timeout', o.timeout, 0, MAX_TIMER_MS),
+      exit: o.exit === undefined ? true : checkBoolean('exit', o.exit),
+    };
+  });
   let closing = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) {

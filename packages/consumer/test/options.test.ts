@@ -13,6 +13,12 @@ const handler = async () => 'ok';
 /** Never contacted: constructors must not connect. */
 const base = { connection: 'redis://127.0.0.1:1', queues: [emails], handler };
 
+function revokedProxy(): object {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return proxy;
+}
+
 /** Runs `fn` (sync or async) and returns the DocketError it threw or rejected with. */
 async function failure(fn: () => unknown, code: DocketErrorCode = 'INVALID_ARGUMENT'): Promise<Error> {
   let caught: unknown;
@@ -90,6 +96,10 @@ describe('new Consumer(options)', () => {
     ['weights of the wrong length', { ...base, queues: [emails, reports], selection: 'weighted', weights: [1] }, '`weights`'],
     ['a weight of 0', { ...base, queues: [emails, reports], selection: 'weighted', weights: [1, 0] }, '`weights[1]`', '`0`'],
     ['a weight that is a string', { ...base, queues: [emails, reports], selection: 'weighted', weights: ['3', 1] }, '`weights[0]`', '`"3"`'],
+    ['options a Map', new Map(Object.entries(base)), '`options`', 'a Map'],
+    ['an unknown key that is empty', { ...base, '': 1 }, '`options[""]`'],
+    ['options with a getter that throws', { ...base, get concurrency() { throw new Error('env not read'); } }, '`options` cannot be read: Error: env not read'],
+    ['queues a revoked Proxy', { ...base, queues: revokedProxy() }, '`options` cannot be read'],
   ];
 
   it.each(bad)('refuses %s', async (_label, options, option, shown) => {

@@ -11,6 +11,7 @@ import {
   describe,
   invalid,
   optionalInteger,
+  validating,
 } from '@docket/protocol';
 
 export const MIN_PRIORITY = -1_000_000;
@@ -93,6 +94,10 @@ export function checkBackoff(value: unknown): Backoff {
 
 /** Validates one job's options and fills in the defaults. `now` is the client clock in ms. */
 export function normalizeJobOptions(queue: QueueDefinition, options: unknown, now: number): NormalizedJob {
+  return validating('options', () => normalize(queue, options, now));
+}
+
+function normalize(queue: QueueDefinition, options: unknown, now: number): NormalizedJob {
   const o = options === undefined ? {} : checkPlainObject('options', options);
   checkKnownKeys('options', o, JOB_OPTION_KEYS);
 
@@ -123,7 +128,8 @@ export function normalizeJobOptions(queue: QueueDefinition, options: unknown, no
   if (o.delay !== undefined) delay = checkInteger('delay', o.delay, 0);
   if (o.runAt !== undefined) {
     const at = o.runAt instanceof Date ? o.runAt.getTime() : o.runAt;
-    if (typeof at !== 'number' || !Number.isFinite(at) || at < 0) {
+    // 8.64e15 ms is the last instant a Date can hold: a later "time" is a mistake, not a plan.
+    if (typeof at !== 'number' || !Number.isFinite(at) || at < 0 || at > 8.64e15) {
       throw invalid('runAt', 'a valid Date or epoch milliseconds', o.runAt);
     }
     delay = Math.max(0, Math.ceil(at - now));

@@ -13,6 +13,7 @@ import {
   checkKnownKeys,
   checkPlainObject,
   checkPrefix,
+  checkConnection,
   checkQueue,
   composeLua,
   encodeChecked,
@@ -23,6 +24,7 @@ import {
   queueKeyList,
   queueKeys,
   redisError,
+  validating,
 } from '@docket/protocol';
 import { getStrategy } from '@docket/scheduler';
 import cancelLua from './cancel.lua';
@@ -126,14 +128,22 @@ export class Producer {
   #closed = false;
 
   constructor(options: ProducerOptions) {
-    const o = checkPlainObject('options', options);
-    checkKnownKeys('options', o, ['connection', 'prefix', 'maxPayloadBytes', 'chunkSize']);
-    this.#prefix = options.prefix === undefined ? DEFAULT_PREFIX : checkPrefix(options.prefix);
-    this.#maxPayloadBytes =
-      options.maxPayloadBytes === undefined ? DEFAULT_MAX_PAYLOAD_BYTES : checkInteger('maxPayloadBytes', options.maxPayloadBytes, 1, 512 * 1024 * 1024);
-    this.#chunkSize = options.chunkSize === undefined ? 1000 : checkInteger('chunkSize', options.chunkSize, 1, 10_000);
-    this.#connection = options.connection;
-    const { client, owned } = openConnection(options.connection, { enableAutoPipelining: true });
+    const o = validating('options', () => {
+      const given = checkPlainObject('options', options);
+      checkKnownKeys('options', given, ['connection', 'prefix', 'maxPayloadBytes', 'chunkSize']);
+      return {
+        prefix: given.prefix === undefined ? DEFAULT_PREFIX : checkPrefix(given.prefix),
+        maxPayloadBytes:
+          given.maxPayloadBytes === undefined ? DEFAULT_MAX_PAYLOAD_BYTES : checkInteger('maxPayloadBytes', given.maxPayloadBytes, 1, 512 * 1024 * 1024),
+        chunkSize: given.chunkSize === undefined ? 1000 : checkInteger('chunkSize', given.chunkSize, 1, 10_000),
+        connection: checkConnection(given.connection),
+      };
+    });
+    this.#prefix = o.prefix;
+    this.#maxPayloadBytes = o.maxPayloadBytes;
+    this.#chunkSize = o.chunkSize;
+    this.#connection = o.connection;
+    const { client, owned } = openConnection(o.connection, { enableAutoPipelining: true });
     this.#client = client;
     this.#owned = owned;
     // ioredis reports connection trouble as 'error' events; the failing command rejects with
@@ -191,21 +201,24 @@ export class Producer {
    * is validated before any is sent; the result has one entry per job, in order.
    */
   async enqueueMany<Payload>(queue: QueueDefinition<Payload>, jobs: readonly JobToEnqueue<Payload>[]): Promise<EnqueuedJob[]> {
-    if (!Array.isArray(jobs)) throw invalid('jobs', 'an array of { payload, opts }', jobs);
+    if (!validating('jobs', () => Array.isArray(jobs))) throw invalid('jobs', 'an array of { payload, opts }', jobs);
     return this.#enqueue(queue, jobs, true);
   }
 
   /** Validates and encodes one job into its four script arguments. */
   #prepare(queue: QueueDefinition, item: JobToEnqueue<unknown>, i: number, many: boolean, now: number): (string | number | Buffer)[] {
-    if (typeof item !== 'object' || item === null) throw invalid(`jobs[${i}]`, 'an object { payload, opts }', item);
-    // A misspelt `opts` (`options`) would otherwise enqueue the job with every default.
-    if (many) checkKnownKeys(`jobs[${i}]`, item as unknown as Record<string, unknown>, ['payload', 'opts']);
+    const { payload: value, opts } = validating(`jobs[${i}]`, () => {
+      if (typeof item !== 'object' || item === null) throw invalid(`jobs[${i}]`, 'an object { payload, opts }', item);
+      // A misspelt `opts` (`options`) would otherwise enqueue the job with every default.
+      if (many) checkKnownKeys(`jobs[${i}]`, item as unknown as Record<string, unknown>, ['payload', 'opts']);
+      return { payload: item.payload, opts: item.opts };
+    });
     let job: NormalizedJob;
     let payload: Buffer;
     try {
-      checkPayloadArgument(item.payload);
-      job = normalizeJobOptions(queue, item.opts, now);
-      payload = encodeChecked(item.payload, this.#maxPayloadBytes);
+      checkPayloadArgument(value);
+      job = normalizeJobOptions(queue, opts, now);
+      payload = encodeChecked(value, this.#maxPayloadBytes);
     } catch (err) {
       // In a batch, say which job was refused (nothing of the batch has been sent).
       if (!many || !(err instanceof DocketError)) throw err;

@@ -82,6 +82,8 @@ describe('invalid job options', () => {
     ['runAt an invalid Date', fifoQueue, { runAt: new Date('not a date') }, '`runAt`'],
     ['runAt a string', fifoQueue, { runAt: '2030-01-01' }, '`runAt`'],
     ['runAt NaN', fifoQueue, { runAt: Number.NaN }, '`runAt`'],
+    ['runAt past the last instant a Date can hold', fifoQueue, { runAt: 2e17 }, '`runAt`'],
+    ['runAt negative', fifoQueue, { runAt: -1 }, '`runAt`'],
     ['attempts 0', fifoQueue, { attempts: 0 }, '`attempts`'],
     ['attempts 1.5', fifoQueue, { attempts: 1.5 }, '`attempts`'],
     ['attempts negative', fifoQueue, { attempts: -1 }, '`attempts`'],
@@ -115,6 +117,23 @@ describe('invalid job options', () => {
     // The same options inside enqueueMany are refused the same way.
     await failure(() => p.enqueueMany(queue, [{ payload: 1 }, { payload: 2, opts: opts as JobOptions }]), 'INVALID_ARGUMENT');
     expect(await keysUnder(prefix)).toEqual([]); // nothing written
+  });
+
+  it('options or an enqueueMany item that cannot be read (a getter that throws, a revoked Proxy) are refused naming them', async () => {
+    const { producer: p, prefix } = producer();
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const getter = {
+      get attempts(): number {
+        throw new Error('config not loaded');
+      },
+    };
+    expect(await failure(() => p.enqueue(fifoQueue, 1, getter as never), 'INVALID_ARGUMENT')).toContain('`options` cannot be read: Error: config not loaded');
+    expect(await failure(() => p.enqueue(fifoQueue, 1, proxy as never), 'INVALID_ARGUMENT')).toContain('`options`');
+    expect(await failure(() => p.enqueueMany(fifoQueue, proxy as never), 'INVALID_ARGUMENT')).toContain('`jobs`');
+    expect(await failure(() => p.enqueueMany(fifoQueue, [{ payload: 1 }, proxy] as never), 'INVALID_ARGUMENT')).toContain('`jobs[1]`');
+    expect(await failure(() => p.enqueue(proxy as never, 1), 'INVALID_ARGUMENT')).toContain('`queue`');
+    expect(await keysUnder(prefix)).toEqual([]);
   });
 
   it('messages show the rejected value', async () => {
@@ -229,6 +248,10 @@ describe('the Producer constructor', () => {
     ['chunkSize 0', { connection: 'redis://127.0.0.1:1', chunkSize: 0 }, '`chunkSize`'],
     ['unknown key', { connection: 'redis://127.0.0.1:1', prefx: 'app' }, 'prefx'],
     ['unknown key (url)', { url: 'redis://127.0.0.1:1' }, 'url'],
+    // A Map of options has no own properties: it must not mean "connect to the default Redis".
+    ['options a Map', new Map([['connection', 'redis://127.0.0.1:1']]), '`options`'],
+    ['options a Promise (a missing await)', Promise.resolve({}), '`options`'],
+    ['options with a getter that throws', { get connection() { throw new Error('secret store down'); } }, '`options` cannot be read'],
   ];
   it.each(bad)('rejects %s', async (_label, options, option) => {
     const message = await failure(() => new Producer(options as ProducerOptions), 'INVALID_ARGUMENT');

@@ -52,6 +52,7 @@ export {
   describeThrown,
   invalid,
   optionalInteger,
+  validating,
 } from './validate.js';
 
 // Redis access shared by the docket packages

@@ -16,10 +16,15 @@ export function describe(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol') return value.toString();
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
-  if (Array.isArray(value)) return 'an array';
-  if (value !== null && typeof value === 'object') return 'an object';
-  return String(value);
+  if (value === null || typeof value !== 'object') return String(value);
+  try {
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+    if (Array.isArray(value)) return 'an array';
+    const tag = tagOf(value);
+    return tag === 'Object' ? 'an object' : `${/^[AEIO]/.test(tag) ? 'an' : 'a'} ${tag}`;
+  } catch {
+    return 'an unreadable object (a revoked Proxy?)'; // a message must never fail to be built
+  }
 }
 
 /**
@@ -45,6 +50,37 @@ export function describeThrown(thrown: unknown): string {
   }
 }
 
+/** 'Object' for plain objects and class instances; 'Map', 'Promise', 'Date'... for built-ins. */
+function tagOf(value: object): string {
+  try {
+    return Object.prototype.toString.call(value).slice(8, -1);
+  } catch {
+    return 'Unreadable';
+  }
+}
+
+/** Array.isArray, but true (so the value is refused) instead of a TypeError for a revoked Proxy. */
+function isArray(value: unknown): boolean {
+  try {
+    return Array.isArray(value);
+  } catch {
+    return true; // not a usable object either way
+  }
+}
+
+/**
+ * Runs the validation of `option`; an exception from reading it (a getter that throws, a
+ * revoked Proxy somewhere inside) becomes an INVALID_ARGUMENT DocketError naming the option.
+ */
+export function validating<T>(option: string, validate: () => T): T {
+  try {
+    return validate();
+  } catch (err) {
+    if (err instanceof DocketError) throw err;
+    throw new DocketError('INVALID_ARGUMENT', `\`${option}\` cannot be read: ${describeThrown(err)}`, { cause: err });
+  }
+}
+
 export function invalid(name: string, expected: string, value: unknown): DocketError {
   return new DocketError('INVALID_ARGUMENT', `Expected \`${name}\` to be ${expected}, got \`${describe(value)}\``);
 }
@@ -67,8 +103,12 @@ export function checkBoolean(name: string, value: unknown): boolean {
   return value;
 }
 
+/**
+ * An object of options: not an array, and not a Map, Set, Date, Promise or other built-in whose
+ * entries are not its own properties (a Map of options would silently mean "no options").
+ */
 export function checkPlainObject(name: string, value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(name, 'an object', value);
+  if (typeof value !== 'object' || value === null || isArray(value) || tagOf(value) !== 'Object') throw invalid(name, 'an object', value);
   return value as Record<string, unknown>;
 }
 
@@ -76,10 +116,9 @@ export function checkPlainObject(name: string, value: unknown): Record<string, u
 export function checkKnownKeys(name: string, value: Record<string, unknown>, known: readonly string[]): void {
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
-      throw new DocketError(
-        'INVALID_ARGUMENT',
-        `Unknown option \`${name}.${key}\`; expected one of ${known.map((k) => `\`${k}\``).join(', ')}`,
-      );
+      // options.atempts; an empty, odd or very long key is shown quoted: options["", options["my key"]
+      const path = /^[A-Za-z_$][\w$]{0,60}$/.test(key) ? `${name}.${key}` : `${name}[${describe(key)}]`;
+      throw new DocketError('INVALID_ARGUMENT', `Unknown option \`${path}\`; expected one of ${known.map((k) => `\`${k}\``).join(', ')}`);
     }
   }
 }

@@ -73,6 +73,12 @@ describe('defineQueue', () => {
     expect(message).toContain('strategy'); // says what is allowed
   });
 
+  it('an unknown key that is empty, odd or long is shown quoted', () => {
+    expect(failure(() => defineQueue('q', { '': 1 } as never), 'INVALID_ARGUMENT')).toContain('Unknown option `options[""]`');
+    expect(failure(() => defineQueue('q', { 'my key': 1 } as never), 'INVALID_ARGUMENT')).toContain('`options["my key"]`');
+    expect(failure(() => defineQueue('q', { ['k'.repeat(500)]: 1 } as never), 'INVALID_ARGUMENT').length).toBeLessThan(300);
+  });
+
   it('rejects options that are not an object', () => {
     for (const options of [null, 'fifo', 1, ['fifo']]) {
       expect(failure(() => defineQueue('q', options as never), 'INVALID_ARGUMENT')).toContain('`options`');
@@ -427,5 +433,43 @@ describe('error messages name the option and the value', () => {
     const message = failure(() => defineQueue('q', { strategy: 'bogus' } as never), 'INVALID_ARGUMENT');
     expect(message).toContain('"bogus"');
     for (const s of STRATEGY_NAMES) expect(message).toContain(s);
+  });
+});
+
+describe('options objects', () => {
+  it('a Map, Set, Promise or Date given as options is refused (its entries are not options), naming what it is', () => {
+    for (const [value, shown] of [
+      [new Map([['strategy', 'lifo']]), 'a Map'],
+      [new Set(), 'a Set'],
+      [Promise.resolve({}), 'a Promise'],
+      [new Date(0), '1970-01-01T00:00:00.000Z'],
+      [new Uint8Array(2), 'a Uint8Array'],
+      [new Error('x'), 'an Error'],
+    ] as const) {
+      const message = failure(() => defineQueue('q', value as never), 'INVALID_ARGUMENT');
+      expect(message).toContain('`options`');
+      expect(message).toContain(shown);
+    }
+  });
+
+  it('a class instance and a null-prototype object are accepted like plain objects', () => {
+    class Options {
+      strategy = 'lifo' as const;
+    }
+    expect(defineQueue('q', new Options()).strategy).toBe('lifo');
+    expect(defineQueue('q', Object.assign(Object.create(null), { strategy: 'random' })).strategy).toBe('random');
+  });
+
+  it('a revoked Proxy or a throwing getter as options: INVALID_ARGUMENT naming `options`', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(failure(() => defineQueue('q', proxy), 'INVALID_ARGUMENT')).toContain('`options`');
+    const getter = {
+      get strategy(): string {
+        throw new Error('boom');
+      },
+    };
+    const message = failure(() => defineQueue('q', getter as never), 'INVALID_ARGUMENT');
+    expect(message).toContain('`options` cannot be read: Error: boom');
   });
 });
