@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 export { startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server.js';
+export { anyOptions, anyValue, forDuration, fuzzer, plainValue, type Fuzz } from './fuzz.js';
 
 /** A key prefix no other test uses, so tests share a server without FLUSHALL. */
 export function uniquePrefix(label = 't'): string {
