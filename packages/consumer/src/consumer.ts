@@ -6,6 +6,7 @@ import {
   type RedisClient,
   DocketError,
   LuaScript,
+  MAX_TIMER_MS,
   RECORD_LUA,
   checkInteger,
   checkKnownKeys,
@@ -14,7 +15,7 @@ import {
   STATE_CODES,
   decodeRecord,
   decodeValue,
-  describe,
+  describeThrown,
   encodeChecked,
   ensureQueueMeta,
   openConnection,
@@ -151,9 +152,11 @@ const MAX_REPORTS = 1000;
 const STATE_DEAD = STATE_CODES.indexOf('dead');
 const STATE_CANCELLED = STATE_CODES.indexOf('cancelled');
 const BLOCK_GRACE_MS = 10_000;
+/** ms a handler gets to settle after its signal aborted (timeout, cancel) before the try is reported anyway. */
+const STOP_GRACE_MS = 1_000;
 
 function errorMessage(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : `non-Error thrown: ${describe(error)}`;
+  const text = describeThrown(error); // never throws, whatever the handler threw
   return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 3)}...` : text;
 }
 
@@ -256,8 +259,15 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
    * reached within `connectTimeout` ms (default 10 s), `AUTH_FAILED` if it refuses the
    * credentials, or `QUEUE_MISMATCH` if a queue is defined differently elsewhere.
    */
-  start({ connectTimeout = 10_000 }: { connectTimeout?: number } = {}): Promise<void> {
-    checkInteger('connectTimeout', connectTimeout, 1);
+  start(options: { connectTimeout?: number } = {}): Promise<void> {
+    let connectTimeout: number;
+    try {
+      const o = checkPlainObject('options', options);
+      checkKnownKeys('options', o, ['connectTimeout']);
+      connectTimeout = o.connectTimeout === undefined ? 10_000 : checkInteger('connectTimeout', o.connectTimeout, 1, MAX_TIMER_MS);
+    } catch (err) {
+      return Promise.reject(err); // a promise-returning method reports bad arguments by rejecting
+    }
     if (this.#state !== 'new') {
       return Promise.reject(new DocketError('INVALID_ARGUMENT', `start() was already called (the consumer is ${this.#state})`));
     }
@@ -351,11 +361,18 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
    * Stops fetching, waits up to `timeout` ms for running tries to finish, then releases the
    * rest: their handlers' signals abort and the jobs go back to waiting at once, with no
    * attempt counted, for another consumer to run. Resolves when every outcome is in Redis.
+   * It never waits for a handler beyond `timeout`, even one that never settles; a try that
+   * had already timed out or been cancelled is reported as such rather than released.
    */
   close(options: { timeout?: number } = {}): Promise<void> {
-    const o = checkPlainObject('options', options);
-    checkKnownKeys('options', o, ['timeout']);
-    const timeout = options.timeout === undefined ? 10_000 : checkInteger('timeout', options.timeout, 0);
+    let timeout: number;
+    try {
+      const o = checkPlainObject('options', options);
+      checkKnownKeys('options', o, ['timeout']);
+      timeout = o.timeout === undefined ? 10_000 : checkInteger('timeout', o.timeout, 0, MAX_TIMER_MS);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.#closing ??= this.#close(timeout);
     return this.#closing;
   }
@@ -394,6 +411,12 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     // Released in reverse order of start: each release goes to the front of its queue, so the
     // jobs come out again in the order they were handed out.
     for (const lease of [...this.#running].reverse()) {
+      if (lease.stopped) {
+        // Timed out or cancelled and still not settled: that is its outcome, not "unfinished"
+        // (a handler that never settles must not come back with its attempt uncounted).
+        this.#decideStopped(lease);
+        continue;
+      }
       abortTry(
         lease,
         new DocketError('CLOSED', `The consumer is closing; job "${lease.job.id}" goes back to waiting for another consumer`, {
@@ -596,9 +619,11 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     let header: JobHeader;
     let payload: unknown;
     let decodeError: unknown;
+    let part = 'record';
     try {
       const decoded = decodeRecord(record, id);
       header = decoded.header;
+      part = 'payload';
       payload = decodeValue(decoded.payload);
     } catch (err) {
       decodeError = err;
@@ -630,7 +655,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     this.#leases.add(lease);
     if (decodeError !== undefined) {
       // A record that cannot be decoded can never run: bury it with the reason.
-      this.#decide(lease, 'x', new DocketError('CORRUPT_RECORD', `payload cannot be decoded: ${(decodeError as Error).message}`, { cause: decodeError, jobId: id, queue: rt.def.name }));
+      const reason = ((decodeError as Error).cause as Error | undefined)?.message ?? (decodeError as Error).message;
+      this.#decide(lease, 'x', new DocketError('CORRUPT_RECORD', `Job "${id}" cannot run: its ${part} cannot be decoded: ${reason}`, { cause: decodeError, jobId: id, queue: rt.def.name }));
       return;
     }
     if (this.#state !== 'running') {
@@ -641,11 +667,11 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     if (this.#recentCancels.delete(`${rt.keys.cancelChannel}\0${token}:${id}`)) this.#cancelRequested(lease);
     const timeout = header.timeout || this.#opts.timeout;
     if (timeout > 0 && !this.#pool) {
-      // The try fails when the handler settles (its slot is free again), never earlier: a
-      // retry must not run beside a try that is still going.
+      // The try fails when the handler settles (its slot is free again), not earlier, so that a
+      // retry does not run beside a try that is still going; see #stop for one that never does.
       lease.timer = setTimeout(() => {
         this.#stop(lease, new DocketError('TIMEOUT', `Job "${id}" try ${header.attempt} timed out after ${timeout} ms`, { jobId: id, queue: rt.def.name }));
-      }, timeout);
+      }, Math.min(timeout, MAX_TIMER_MS));
     }
     const context: HandlerContext = {
       get signal() {
@@ -690,6 +716,20 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     lease.stopped = reason;
     clearTimeout(lease.timer);
     abortTry(lease, reason);
+    if (this.#pool) return; // the pool terminates a thread that does not stop
+    // A handler that ignores its signal and never settles must not hold its job forever: after
+    // a grace the try is reported as stopped anyway (retried or dead per its attempts, or
+    // cancelled). The handler keeps its slot until it settles, so no more than `concurrency`
+    // handlers ever run at once. settled() and #decide clear this timer.
+    lease.timer = setTimeout(() => {
+      lease.stopped = new DocketError(
+        reason.code,
+        `${reason.message}; its handler did not stop within ${STOP_GRACE_MS} ms of its signal aborting, so the try ` +
+          'is reported now (the handler keeps its concurrency slot until it settles)',
+        { cause: reason, jobId: lease.job.id, queue: lease.job.queue },
+      );
+      this.#decideStopped(lease);
+    }, STOP_GRACE_MS);
   }
 
   #decideStopped(lease: Lease): void {
@@ -729,7 +769,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   /** Stores the latest progress value (one send at a time per try; only the newest value is sent). */
   #progress(lease: Lease, value: unknown): void {
     if (lease.reported || lease.lost) return;
-    const bytes = encodeChecked(value, MAX_PROGRESS_BYTES, 'progress value');
+    const bytes = encodeChecked(value, MAX_PROGRESS_BYTES, 'progress value', 'the limit for progress values');
     this.#emitSafe('progress', lease.job, value);
     lease.progressPending = bytes;
     if (lease.progressSending) return;
@@ -762,7 +802,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     const report: Report = { kind, lease, message: '', delay: 0, resultBytes: '' };
     if (kind === 'c' && result !== undefined) {
       try {
-        report.resultBytes = encodeChecked(result, this.#opts.maxResultBytes, 'result');
+        report.resultBytes = encodeChecked(result, this.#opts.maxResultBytes, 'result', '`maxResultBytes`');
       } catch (err) {
         // A result that cannot be stored fails the try like a thrown error would.
         report.kind = kind = 'f';

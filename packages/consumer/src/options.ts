@@ -1,14 +1,20 @@
+import { isAbsolute } from 'node:path';
 import {
   type ConnectionInput,
   type QueueDefinition,
   DEFAULT_PREFIX,
   DocketError,
+  MAX_TIMER_MS,
+  checkConnection,
   checkInteger,
   checkKnownKeys,
   checkPlainObject,
   checkPrefix,
   checkQueue,
+  describe,
+  describeThrown,
   invalid,
+  validating,
 } from '@docket/protocol';
 import { type SelectionName, type Selector, createSelector } from '@docket/scheduler';
 import type { Handler } from './job.js';
@@ -85,7 +91,9 @@ export interface ConsumerOptions<Q extends QueueDefinition = QueueDefinition> {
    */
   pollInterval?: number;
   /**
-   * ms a try may run when its job sets no `timeout`.
+   * ms a try may run when its job sets no `timeout`: then its signal aborts, and the try fails
+   * when the handler settles, or 1 s later if it ignores the signal (its slot stays taken
+   * until it settles). At most 2,147,483,647 (a Node.js timer's limit).
    * @default no limit
    */
   timeout?: number;
@@ -165,29 +173,38 @@ function checkRetention(name: string, value: unknown, fallback: Required<Retenti
 }
 
 export function resolveConsumerOptions(options: unknown): ResolvedConsumerOptions {
+  return validating('options', () => resolve(options));
+}
+
+function resolve(options: unknown): ResolvedConsumerOptions {
   const o = checkPlainObject('options', options);
   checkKnownKeys('options', o, KEYS);
   if (!Array.isArray(o.queues) || o.queues.length === 0) throw invalid('queues', 'a non-empty array of queues from defineQueue()', o.queues);
   const queues = o.queues.map((q, i) => checkQueue(q, `queues[${i}]`));
   const names = new Set(queues.map((q) => q.name));
-  if (names.size !== queues.length) throw new DocketError('INVALID_ARGUMENT', 'Expected `queues` to name each queue once');
+  if (names.size !== queues.length) {
+    const twice = queues.find((q, i) => queues.findIndex((other) => other.name === q.name) !== i)?.name;
+    throw new DocketError('INVALID_ARGUMENT', `Expected \`queues\` to name each queue once, got "${twice}" twice`);
+  }
   let sandbox: ResolvedConsumerOptions['sandbox'];
   if (o.sandbox !== undefined) {
     if (o.handler !== undefined) throw new DocketError('INVALID_ARGUMENT', 'Give `handler` or `sandbox`, not both');
     const s = checkPlainObject('sandbox', o.sandbox);
     checkKnownKeys('sandbox', s, ['module', 'abortGrace']);
-    if (typeof s.module !== 'string' && !(s.module instanceof URL)) throw invalid('sandbox.module', 'a module path or file: URL', s.module);
-    sandbox = { module: s.module, abortGrace: s.abortGrace === undefined ? 1_000 : checkInteger('sandbox.abortGrace', s.abortGrace, 0) };
+    const isFile = s.module instanceof URL ? s.module.protocol === 'file:' : typeof s.module === 'string' && (isAbsolute(s.module) || s.module.startsWith('file:'));
+    if (!isFile) throw invalid('sandbox.module', 'an absolute module path or a file: URL', s.module instanceof URL ? s.module.href : s.module);
+    sandbox = { module: s.module as string | URL, abortGrace: s.abortGrace === undefined ? 1_000 : checkInteger('sandbox.abortGrace', s.abortGrace, 0, MAX_TIMER_MS) };
   } else if (typeof o.handler !== 'function') {
     throw invalid('handler', 'a function (job, context) => result (or give `sandbox`)', o.handler);
   }
-  const leaseDuration = o.leaseDuration === undefined ? 30_000 : checkInteger('leaseDuration', o.leaseDuration, 100);
-  const logger = o.logger === undefined ? console : (o.logger as Logger);
-  if (typeof logger?.warn !== 'function' || typeof logger.error !== 'function' || !['function', 'undefined'].includes(typeof logger.debug)) {
+  const leaseDuration = o.leaseDuration === undefined ? 30_000 : checkInteger('leaseDuration', o.leaseDuration, 100, MAX_TIMER_MS);
+  const given = o.logger === undefined ? console : (o.logger as Logger);
+  if (typeof given?.warn !== 'function' || typeof given.error !== 'function' || !['function', 'undefined'].includes(typeof given.debug)) {
     throw invalid('logger', 'an object with warn() and error() methods (and optionally debug())', o.logger);
   }
+  const logger = safeLogger(given);
   return {
-    connection: o.connection as ConnectionInput,
+    connection: checkConnection(o.connection),
     queues,
     handler: o.handler as Handler | undefined,
     sandbox,
@@ -195,17 +212,70 @@ export function resolveConsumerOptions(options: unknown): ResolvedConsumerOption
     prefix: o.prefix === undefined ? DEFAULT_PREFIX : checkPrefix(o.prefix),
     leaseDuration,
     pollInterval: o.pollInterval === undefined ? 5_000 : checkInteger('pollInterval', o.pollInterval, 10, 600_000),
-    timeout: o.timeout === undefined ? 0 : checkInteger('timeout', o.timeout, 1),
+    timeout: o.timeout === undefined ? 0 : checkInteger('timeout', o.timeout, 1, MAX_TIMER_MS),
     maxResultBytes: o.maxResultBytes === undefined ? 1024 * 1024 : checkInteger('maxResultBytes', o.maxResultBytes, 1, 512 * 1024 * 1024),
     keepCompleted: checkRetention('keepCompleted', o.keepCompleted, { count: 1_000, age: 24 * 3_600_000 }),
     keepDead: checkRetention('keepDead', o.keepDead, { count: 10_000, age: 7 * 24 * 3_600_000 }),
     logger,
-    random: o.random === undefined ? Math.random : checkRandom(o.random),
-    selector: createSelector((o.selection ?? 'strict') as SelectionName, queues.length, o.weights as number[] | undefined),
+    random: o.random === undefined ? Math.random : checkRandom(o.random, logger),
+    selector: createSelector((o.selection === undefined ? 'strict' : o.selection) as SelectionName, queues.length, o.weights as number[] | undefined),
   };
 }
 
-function checkRandom(value: unknown): () => number {
+/**
+ * The consumer calls `random` on every fetch, deep in its loop: a value out of range (or a
+ * throw) must not break fetching. It is reported once and Math.random is used instead.
+ */
+function checkRandom(value: unknown, logger: Logger): () => number {
   if (typeof value !== 'function') throw invalid('random', 'a function returning a number in [0, 1)', value);
-  return value as () => number;
+  const random = value as () => number;
+  let warned = false;
+  return () => {
+    let r: unknown;
+    let got: string;
+    try {
+      r = random();
+      got = `returned \`${describe(r)}\``;
+    } catch (err) {
+      got = `threw ${describeThrown(err)}`;
+    }
+    if (typeof r === 'number' && r >= 0 && r < 1) return r;
+    if (!warned) {
+      warned = true;
+      logger.warn(`[docket] Expected \`random\` to return a number in [0, 1), but it ${got}; using Math.random instead`);
+    }
+    return Math.random();
+  };
+}
+
+/** Logging must never break the consumer: a logger that throws (an unbound method) falls back to console. */
+function safeLogger(logger: Logger): Logger {
+  if (logger === console) return logger;
+  return {
+    warn(message) {
+      try {
+        logger.warn(message);
+      } catch {
+        console.warn(message);
+      }
+    },
+    error(message, error) {
+      try {
+        logger.error(message, error);
+      } catch {
+        console.error(message, error);
+      }
+    },
+    ...(logger.debug
+      ? {
+          debug(message: string) {
+            try {
+              logger.debug?.(message);
+            } catch {
+              // a debug note is not worth failing for
+            }
+          },
+        }
+      : {}),
+  };
 }

@@ -1,3 +1,19 @@
+import { constants } from 'node:os';
+import { MAX_TIMER_MS, checkBoolean, checkInteger, checkKnownKeys, checkPlainObject, invalid, validating } from '@docket/protocol';
+
+const DEFAULT_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+
+/** Signal names this platform knows and a process can catch: a misspelt one would never fire. */
+function checkSignals(value: unknown): NodeJS.Signals[] {
+  if (!Array.isArray(value) || value.length === 0) throw invalid('signals', "a non-empty array of signal names such as 'SIGTERM'", value);
+  value.forEach((s, i) => {
+    if (typeof s !== 'string' || !Object.hasOwn(constants.signals, s) || s === 'SIGKILL' || s === 'SIGSTOP') {
+      throw invalid(`signals[${i}]`, "a signal name a process can catch, such as 'SIGTERM'", s);
+    }
+  });
+  return value as NodeJS.Signals[];
+}
+
 export interface CloseOnSignalOptions {
   /** @default ['SIGTERM', 'SIGINT'] */
   signals?: NodeJS.Signals[];
@@ -16,8 +32,22 @@ export interface CloseOnSignalOptions {
  */
 export function closeOnSignal(
   target: { close(options?: { timeout?: number }): Promise<void> },
-  { signals = ['SIGTERM', 'SIGINT'], timeout = 10_000, exit = true }: CloseOnSignalOptions = {},
+  options: CloseOnSignalOptions = {},
 ): () => void {
+  validating('target', () => {
+    if (typeof (target as { close?: unknown } | null)?.close !== 'function') {
+      throw invalid('target', 'a consumer (an object with a close() method)', target);
+    }
+  });
+  const { signals, timeout, exit } = validating('options', () => {
+    const o = checkPlainObject('options', options);
+    checkKnownKeys('options', o, ['signals', 'timeout', 'exit']);
+    return {
+      signals: o.signals === undefined ? DEFAULT_SIGNALS : checkSignals(o.signals),
+      timeout: o.timeout === undefined ? 10_000 : checkInteger('timeout', o.timeout, 0, MAX_TIMER_MS),
+      exit: o.exit === undefined ? true : checkBoolean('exit', o.exit),
+    };
+  });
   let closing = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) {

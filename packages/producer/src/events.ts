@@ -5,6 +5,7 @@ import {
   type QueueKeys,
   DEFAULT_PREFIX,
   DocketError,
+  checkConnection,
   checkInteger,
   checkKnownKeys,
   checkPlainObject,
@@ -16,6 +17,7 @@ import {
   queueKeys,
   redisError,
   waitForConnection,
+  validating,
 } from '@docket/protocol';
 import type { Redis } from 'ioredis';
 
@@ -158,24 +160,34 @@ export class QueueEvents extends EventEmitter<QueueEventsEvents> {
   constructor(options: QueueEventsOptions) {
     super();
     this.#lastEventId = '';
-    const o = checkPlainObject('options', options);
-    checkKnownKeys('options', o, ['connection', 'prefix', 'queue', 'from', 'blockMs']);
-    this.#queue = checkQueue(options.queue);
-    if (!this.#queue.events) {
-      throw new DocketError('INVALID_ARGUMENT', `Queue "${this.#queue.name}" is defined with events: false, so it has no event feed`);
-    }
-    const prefix = options.prefix === undefined ? DEFAULT_PREFIX : checkPrefix(options.prefix);
-    this.#keys = queueKeys(prefix, this.#queue.name);
-    const from = options.from ?? '$';
-    const match = typeof from === 'string' ? /^(\$|\d+(?:-\d+)?)(?:#(\d+))?$/.exec(from) : null;
-    if (!match || (match[1] === '$' && match[2] !== undefined)) {
-      throw invalid('from', "'$', '0' or an event id like '1700000000000-0#3'", from);
-    }
+    const o = validating('options', () => {
+      const given = checkPlainObject('options', options);
+      checkKnownKeys('options', given, ['connection', 'prefix', 'queue', 'from', 'blockMs']);
+      const queue = checkQueue(given.queue);
+      if (!queue.events) {
+        throw new DocketError('INVALID_ARGUMENT', `Expected \`queue\` to have an event feed, but queue "${queue.name}" is defined with events: false`);
+      }
+      const from = given.from === undefined ? '$' : given.from;
+      const match = typeof from === 'string' ? /^(\$|\d+(?:-\d+)?)(?:#(\d+))?$/.exec(from) : null;
+      if (!match || (match[1] === '$' && match[2] !== undefined)) {
+        throw invalid('from', "'$', '0' or an event id like '1700000000000-0#3'", from);
+      }
+      return {
+        queue,
+        prefix: given.prefix === undefined ? DEFAULT_PREFIX : checkPrefix(given.prefix),
+        match,
+        blockMs: given.blockMs === undefined ? 5_000 : checkInteger('blockMs', given.blockMs, 10, 600_000),
+        connection: checkConnection(given.connection),
+      };
+    });
+    const { match } = o;
+    this.#queue = o.queue;
+    this.#keys = queueKeys(o.prefix, o.queue.name);
     this.#lastId = match[1] as string;
     // Resuming inside an entry: that entry is read again and its first events skipped.
     this.#skipThrough = match[2] === undefined ? undefined : { entry: match[1] as string, index: Number(match[2]) };
-    this.#blockMs = options.blockMs === undefined ? 5_000 : checkInteger('blockMs', options.blockMs, 10, 600_000);
-    this.#connection = options.connection;
+    this.#blockMs = o.blockMs;
+    this.#connection = o.connection;
   }
 
   /** The id of the last event delivered (or the starting point): pass it as `from` to resume after it. */

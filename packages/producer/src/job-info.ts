@@ -1,4 +1,4 @@
-import { DocketError, type JobState, decodeRecord, decodeValue } from '@docket/protocol';
+import { DocketError, type JobState, decodeRecord, decodeValue, isDocketError } from '@docket/protocol';
 
 /** A snapshot of a job, as `getJob` returns it. */
 export interface JobInfo<Payload = unknown, Result = unknown> {
@@ -42,7 +42,8 @@ export function toJobInfo<Payload, Result = unknown>(
     // A job buried because its payload could not be decoded is still worth showing: its
     // error says why. Anywhere else, undecodable bytes are corruption to report.
     if (header.state !== 'dead') {
-      throw new DocketError('CORRUPT_RECORD', `the payload of job "${id}" cannot be decoded: ${(cause as Error).message}`, {
+      const reason = ((cause as Error).cause as Error | undefined)?.message ?? (cause as Error).message;
+      throw new DocketError('CORRUPT_RECORD', `the payload of job "${id}" cannot be decoded: ${reason}`, {
         cause,
         jobId: id,
         queue,
@@ -63,7 +64,41 @@ export function toJobInfo<Payload, Result = unknown>(
   if (header.startedAt) info.timestamps.started = header.startedAt;
   if (header.finishedAt) info.timestamps.finished = header.finishedAt;
   if (header.runAt) info.timestamps.runAt = header.runAt;
-  if (result) info.result = decodeValue(result) as Result;
-  if (progress) info.progress = decodeValue(progress);
+  if (result) info.result = decodeStored(result, 'result', id, queue) as Result;
+  if (progress) info.progress = decodeStored(progress, 'progress value', id, queue);
   return info;
+}
+
+/** Decodes a stored result or progress value; bytes that are not msgpack name the job. */
+function decodeStored(bytes: Buffer, what: string, id: string, queue: string): unknown {
+  try {
+    return decodeValue(bytes);
+  } catch (cause) {
+    const reason = ((cause as Error).cause as Error | undefined)?.message ?? (cause as Error).message;
+    throw new DocketError('CORRUPT_RECORD', `the ${what} of job "${id}" cannot be decoded: ${reason}`, { cause, jobId: id, queue });
+  }
+}
+
+/**
+ * A job of the dead set for `listDead`. A record damaged after the job died cannot be decoded:
+ * it is listed with what is known (its id, that it is dead, why it cannot be read) instead of
+ * making the whole list fail, so that it can still be found and purged.
+ */
+export function deadJobInfo<Payload>(queue: string, id: string, record: Buffer): JobInfo<Payload> {
+  try {
+    return toJobInfo<Payload>(queue, id, record);
+  } catch (err) {
+    if (!isDocketError(err, 'CORRUPT_RECORD')) throw err;
+    return {
+      id,
+      queue,
+      state: 'dead',
+      attempts: 0,
+      maxAttempts: 0,
+      priority: 0,
+      payload: undefined as Payload,
+      error: err.message,
+      timestamps: { created: 0 },
+    };
+  }
 }

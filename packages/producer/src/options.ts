@@ -7,9 +7,11 @@ import {
   checkOneOf,
   checkPlainObject,
   DocketError,
+  MAX_TIMER_MS,
   describe,
   invalid,
   optionalInteger,
+  validating,
 } from '@docket/protocol';
 
 export const MIN_PRIORITY = -1_000_000;
@@ -53,7 +55,8 @@ export interface JobOptions {
    */
   backoff?: Backoff;
   /**
-   * ms a single try may run; then its AbortSignal fires and the try fails.
+   * ms a single try may run (at most 2,147,483,647, a Node.js timer's limit); then its
+   * AbortSignal fires and the try fails (1 s later at the latest, if the handler ignores it).
    * @default no limit (the consumer's `timeout`, if it sets one)
    */
   timeout?: number;
@@ -91,6 +94,10 @@ export function checkBackoff(value: unknown): Backoff {
 
 /** Validates one job's options and fills in the defaults. `now` is the client clock in ms. */
 export function normalizeJobOptions(queue: QueueDefinition, options: unknown, now: number): NormalizedJob {
+  return validating('options', () => normalize(queue, options, now));
+}
+
+function normalize(queue: QueueDefinition, options: unknown, now: number): NormalizedJob {
   const o = options === undefined ? {} : checkPlainObject('options', options);
   checkKnownKeys('options', o, JOB_OPTION_KEYS);
 
@@ -121,7 +128,8 @@ export function normalizeJobOptions(queue: QueueDefinition, options: unknown, no
   if (o.delay !== undefined) delay = checkInteger('delay', o.delay, 0);
   if (o.runAt !== undefined) {
     const at = o.runAt instanceof Date ? o.runAt.getTime() : o.runAt;
-    if (typeof at !== 'number' || !Number.isFinite(at) || at < 0) {
+    // 8.64e15 ms is the last instant a Date can hold: a later "time" is a mistake, not a plan.
+    if (typeof at !== 'number' || !Number.isFinite(at) || at < 0 || at > 8.64e15) {
       throw invalid('runAt', 'a valid Date or epoch milliseconds', o.runAt);
     }
     delay = Math.max(0, Math.ceil(at - now));
@@ -129,7 +137,7 @@ export function normalizeJobOptions(queue: QueueDefinition, options: unknown, no
 
   const attempts = o.attempts === undefined ? DEFAULT_ATTEMPTS : checkInteger('attempts', o.attempts, 1, 1_000_000);
   const backoff = o.backoff === undefined ? DEFAULT_BACKOFF : checkBackoff(o.backoff);
-  const timeout = o.timeout === undefined ? 0 : checkInteger('timeout', o.timeout, 1);
+  const timeout = o.timeout === undefined ? 0 : checkInteger('timeout', o.timeout, 1, MAX_TIMER_MS);
   const dedupeFor = o.dedupeFor === undefined ? 0 : checkInteger('dedupeFor', o.dedupeFor, 0);
   if (dedupeFor > 0 && id === '') throw new DocketError('INVALID_ARGUMENT', '`dedupeFor` needs an `id` to deduplicate by');
   return { id, delay, priority, attempts, backoff, timeout, dedupeFor };

@@ -7,11 +7,13 @@ import {
   DEFAULT_PREFIX,
   DocketError,
   LuaScript,
+  MAX_TIMER_MS,
   RECORD_LUA,
   checkInteger,
   checkKnownKeys,
   checkPlainObject,
   checkPrefix,
+  checkConnection,
   checkQueue,
   composeLua,
   encodeChecked,
@@ -23,6 +25,7 @@ import {
   queueKeys,
   redisError,
   waitForConnection,
+  validating,
 } from '@docket/protocol';
 import { getStrategy } from '@docket/scheduler';
 import cancelLua from './cancel.lua';
@@ -30,7 +33,7 @@ import countsLua from './counts.lua';
 import deadLua from './dead.lua';
 import enqueueLua from './enqueue.lua';
 import { type QueueEvent, QueueEvents } from './events.js';
-import { type JobInfo, toJobInfo } from './job-info.js';
+import { type JobInfo, deadJobInfo, toJobInfo } from './job-info.js';
 import pauseLua from './pause.lua';
 import { type JobOptions, type NormalizedJob, checkPayloadArgument, normalizeJobOptions } from './options.js';
 
@@ -172,15 +175,24 @@ export class Producer {
   #closed = false;
 
   constructor(options: ProducerOptions) {
-    const o = checkPlainObject('options', options);
-    checkKnownKeys('options', o, ['connection', 'prefix', 'maxPayloadBytes', 'chunkSize', 'connectTimeout']);
-    this.#prefix = options.prefix === undefined ? DEFAULT_PREFIX : checkPrefix(options.prefix);
-    this.#maxPayloadBytes =
-      options.maxPayloadBytes === undefined ? DEFAULT_MAX_PAYLOAD_BYTES : checkInteger('maxPayloadBytes', options.maxPayloadBytes, 1, 512 * 1024 * 1024);
-    this.#chunkSize = options.chunkSize === undefined ? 1000 : checkInteger('chunkSize', options.chunkSize, 1, 10_000);
-    this.#connectTimeout = options.connectTimeout === undefined ? 10_000 : checkInteger('connectTimeout', options.connectTimeout, 1);
-    this.#connection = options.connection;
-    const { client, owned } = openConnection(options.connection, { enableAutoPipelining: true });
+    const o = validating('options', () => {
+      const given = checkPlainObject('options', options);
+      checkKnownKeys('options', given, ['connection', 'prefix', 'maxPayloadBytes', 'chunkSize', 'connectTimeout']);
+      return {
+        prefix: given.prefix === undefined ? DEFAULT_PREFIX : checkPrefix(given.prefix),
+        maxPayloadBytes:
+          given.maxPayloadBytes === undefined ? DEFAULT_MAX_PAYLOAD_BYTES : checkInteger('maxPayloadBytes', given.maxPayloadBytes, 1, 512 * 1024 * 1024),
+        chunkSize: given.chunkSize === undefined ? 1000 : checkInteger('chunkSize', given.chunkSize, 1, 10_000),
+        connectTimeout: given.connectTimeout === undefined ? 10_000 : checkInteger('connectTimeout', given.connectTimeout, 1, MAX_TIMER_MS),
+        connection: checkConnection(given.connection),
+      };
+    });
+    this.#prefix = o.prefix;
+    this.#maxPayloadBytes = o.maxPayloadBytes;
+    this.#chunkSize = o.chunkSize;
+    this.#connectTimeout = o.connectTimeout;
+    this.#connection = o.connection;
+    const { client, owned } = openConnection(o.connection, { enableAutoPipelining: true });
     this.#client = client;
     this.#owned = owned;
     // ioredis reports connection trouble as 'error' events; the failing command rejects with
@@ -238,26 +250,31 @@ export class Producer {
    * is validated before any is sent; the result has one entry per job, in order.
    */
   async enqueueMany<Payload>(queue: QueueDefinition<Payload>, jobs: readonly JobToEnqueue<Payload>[]): Promise<EnqueuedJob[]> {
-    if (!Array.isArray(jobs)) throw invalid('jobs', 'an array of { payload, opts }', jobs);
+    if (!validating('jobs', () => Array.isArray(jobs))) throw invalid('jobs', 'an array of { payload, opts }', jobs);
     return this.#enqueue(queue, jobs, true);
   }
 
   /** Validates and encodes one job (see enqueue.lua for what is sent). */
   #prepare(queue: QueueDefinition, item: JobToEnqueue<unknown>, i: number, many: boolean, now: number): PreparedJob {
-    if (typeof item !== 'object' || item === null) throw invalid(`jobs[${i}]`, 'an object { payload, opts }', item);
+    const { payload: value, opts } = validating(`jobs[${i}]`, () => {
+      if (typeof item !== 'object' || item === null) throw invalid(`jobs[${i}]`, 'an object { payload, opts }', item);
+      // A misspelt `opts` (`options`) would otherwise enqueue the job with every default.
+      if (many) checkKnownKeys(`jobs[${i}]`, item as unknown as Record<string, unknown>, ['payload', 'opts']);
+      return { payload: item.payload, opts: item.opts };
+    });
     let job: NormalizedJob;
     let payload: Buffer;
     try {
-      checkPayloadArgument(item.payload);
-      job = normalizeJobOptions(queue, item.opts, now);
-      payload = encodeChecked(item.payload, this.#maxPayloadBytes);
+      checkPayloadArgument(value);
+      job = normalizeJobOptions(queue, opts, now);
+      payload = encodeChecked(value, this.#maxPayloadBytes);
     } catch (err) {
       // In a batch, say which job was refused (nothing of the batch has been sent).
       if (!many || !(err instanceof DocketError)) throw err;
       throw new DocketError(err.code, `jobs[${i}]: ${err.message}`, { cause: err, queue: queue.name });
     }
     // Jobs without options (the common case) share one encoded header per millisecond.
-    const plain = item.opts === undefined;
+    const plain = opts === undefined;
     let head = plain && this.#plainHead?.at === now ? this.#plainHead.bytes : undefined;
     if (!head) {
       head = encodeRecordHead({
@@ -380,7 +397,7 @@ export class Producer {
     checkId(id);
     const o = checkPlainObject('options', options);
     checkKnownKeys('options', o, ['timeout', 'signal']);
-    const timeout = options.timeout === undefined ? 30_000 : checkInteger('timeout', options.timeout, 1);
+    const timeout = options.timeout === undefined ? 30_000 : checkInteger('timeout', options.timeout, 1, MAX_TIMER_MS);
     const { signal } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal', 'an AbortSignal', signal);
     signal?.throwIfAborted();
@@ -491,7 +508,7 @@ export class Producer {
       const out: JobInfo<Payload>[] = [];
       ids.forEach((id, i) => {
         const record = records[i];
-        if (record) out.push(toJobInfo<Payload>(queue.name, id, record));
+        if (record) out.push(deadJobInfo<Payload>(queue.name, id, record));
       });
       return out;
     } catch (err) {
@@ -515,7 +532,7 @@ export class Producer {
   async #deadAction(queueArg: QueueDefinition, action: 'requeue' | 'purge', ids: readonly string[] | undefined): Promise<number> {
     if (ids !== undefined) {
       if (!Array.isArray(ids)) throw invalid('ids', 'an array of job ids', ids);
-      ids.forEach((id) => checkId(id));
+      ids.forEach((id, i) => checkId(id, `ids[${i}]`));
       let total = 0;
       for (let i = 0; i < ids.length; i += 1000) {
         total += await this.#control(queueArg, 'dead', [action, '1', ...ids.slice(i, i + 1000)], 'Changing dead jobs');
@@ -628,8 +645,8 @@ export class Producer {
   }
 }
 
-function checkId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || id.length === 0 || id.length > 256) throw invalid('id', 'a job id (a string of 1-256 characters)', id);
+function checkId(id: unknown, option = 'id'): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 256) throw invalid(option, 'a job id (a string of 1-256 characters)', id);
 }
 
 function jobFailed(queue: string, id: string, error: string | undefined): DocketError {

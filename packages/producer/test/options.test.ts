@@ -10,6 +10,8 @@ import {
   MIN_PRIORITY,
   Producer,
   type ProducerOptions,
+  QueueEvents,
+  type QueueEventsOptions,
   defineQueue,
   isDocketError,
 } from '../src/index.js';
@@ -80,6 +82,8 @@ describe('invalid job options', () => {
     ['runAt an invalid Date', fifoQueue, { runAt: new Date('not a date') }, '`runAt`'],
     ['runAt a string', fifoQueue, { runAt: '2030-01-01' }, '`runAt`'],
     ['runAt NaN', fifoQueue, { runAt: Number.NaN }, '`runAt`'],
+    ['runAt past the last instant a Date can hold', fifoQueue, { runAt: 2e17 }, '`runAt`'],
+    ['runAt negative', fifoQueue, { runAt: -1 }, '`runAt`'],
     ['attempts 0', fifoQueue, { attempts: 0 }, '`attempts`'],
     ['attempts 1.5', fifoQueue, { attempts: 1.5 }, '`attempts`'],
     ['attempts negative', fifoQueue, { attempts: -1 }, '`attempts`'],
@@ -96,6 +100,7 @@ describe('invalid job options', () => {
     ['timeout 0', fifoQueue, { timeout: 0 }, '`timeout`'],
     ['timeout negative', fifoQueue, { timeout: -100 }, '`timeout`'],
     ['timeout a float', fifoQueue, { timeout: 10.5 }, '`timeout`'],
+    ['timeout past what a timer can wait (it would fire at once)', fifoQueue, { timeout: 2 ** 31 }, '`timeout`'],
     ['dedupeFor negative', fifoQueue, { id: 'd', dedupeFor: -1 }, '`dedupeFor`'],
     ['dedupeFor a float', fifoQueue, { id: 'd', dedupeFor: 0.5 }, '`dedupeFor`'],
     ['dedupeFor without an id', fifoQueue, { dedupeFor: 60_000 }, '`dedupeFor`'],
@@ -112,6 +117,23 @@ describe('invalid job options', () => {
     // The same options inside enqueueMany are refused the same way.
     await failure(() => p.enqueueMany(queue, [{ payload: 1 }, { payload: 2, opts: opts as JobOptions }]), 'INVALID_ARGUMENT');
     expect(await keysUnder(prefix)).toEqual([]); // nothing written
+  });
+
+  it('options or an enqueueMany item that cannot be read (a getter that throws, a revoked Proxy) are refused naming them', async () => {
+    const { producer: p, prefix } = producer();
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const getter = {
+      get attempts(): number {
+        throw new Error('config not loaded');
+      },
+    };
+    expect(await failure(() => p.enqueue(fifoQueue, 1, getter as never), 'INVALID_ARGUMENT')).toContain('`options` cannot be read: Error: config not loaded');
+    expect(await failure(() => p.enqueue(fifoQueue, 1, proxy as never), 'INVALID_ARGUMENT')).toContain('`options`');
+    expect(await failure(() => p.enqueueMany(fifoQueue, proxy as never), 'INVALID_ARGUMENT')).toContain('`jobs`');
+    expect(await failure(() => p.enqueueMany(fifoQueue, [{ payload: 1 }, proxy] as never), 'INVALID_ARGUMENT')).toContain('`jobs[1]`');
+    expect(await failure(() => p.enqueue(proxy as never, 1), 'INVALID_ARGUMENT')).toContain('`queue`');
+    expect(await keysUnder(prefix)).toEqual([]);
   });
 
   it('messages show the rejected value', async () => {
@@ -158,6 +180,30 @@ describe('invalid job options', () => {
     expect(await keysUnder(prefix)).toEqual([]);
   });
 
+  it('enqueueMany refuses an item with a misspelt key instead of enqueueing it with every default', async () => {
+    const { producer: p, prefix } = producer();
+    const message = await failure(
+      () => p.enqueueMany(fifoQueue, [{ payload: 1 }, { payload: 2, options: { attempts: 9 } }] as never),
+      'INVALID_ARGUMENT',
+    );
+    expect(message).toContain('jobs[1].options');
+    expect(message).toContain('`opts`');
+    expect(await keysUnder(prefix)).toEqual([]);
+  });
+
+  it('enqueueMany: a payload over maxPayloadBytes or not encodable names its item, and nothing of the batch is written', async () => {
+    const { producer: p, prefix } = producer({ maxPayloadBytes: 100 });
+    const big = await failure(() => p.enqueueMany(fifoQueue, [{ payload: 'ok' }, { payload: 'ok' }, { payload: 'x'.repeat(200) }]), 'PAYLOAD_TOO_LARGE');
+    expect(big).toMatch(/^jobs\[2\]: /);
+    expect(big).toContain('maxPayloadBytes');
+    const fn = await failure(() => p.enqueueMany(fifoQueue, [{ payload: { cb: () => 1 } }, { payload: 'ok' }]), 'NOT_ENCODABLE');
+    expect(fn).toMatch(/^jobs\[0\]: /);
+    expect(fn).toContain('payload.cb');
+    expect(await keysUnder(prefix)).toEqual([]);
+    // The good jobs alone go through.
+    expect((await p.enqueueMany(fifoQueue, [{ payload: 'ok' }, { payload: 'ok' }])).map((j) => j.created)).toEqual([true, true]);
+  });
+
   it('valid edge values are accepted', async () => {
     const { producer: p } = producer();
     const ok: JobOptions[] = [
@@ -171,6 +217,7 @@ describe('invalid job options', () => {
       { backoff: { type: 'fixed', delay: 0 } },
       { backoff: { type: 'exponential', delay: 100, max: 100, jitter: false } },
       { timeout: 1 },
+      { timeout: 2 ** 31 - 1 },
     ];
     for (const opts of ok) {
       const job = await p.enqueue(fifoQueue, { opts: JSON.stringify(opts) }, opts);
@@ -203,6 +250,10 @@ describe('the Producer constructor', () => {
     ['connectTimeout a string', { connection: 'redis://127.0.0.1:1', connectTimeout: '5s' }, '`connectTimeout`'],
     ['unknown key', { connection: 'redis://127.0.0.1:1', prefx: 'app' }, 'prefx'],
     ['unknown key (url)', { url: 'redis://127.0.0.1:1' }, 'url'],
+    // A Map of options has no own properties: it must not mean "connect to the default Redis".
+    ['options a Map', new Map([['connection', 'redis://127.0.0.1:1']]), '`options`'],
+    ['options a Promise (a missing await)', Promise.resolve({}), '`options`'],
+    ['options with a getter that throws', { get connection() { throw new Error('secret store down'); } }, '`options` cannot be read'],
   ];
   it.each(bad)('rejects %s', async (_label, options, option) => {
     const message = await failure(() => new Producer(options as ProducerOptions), 'INVALID_ARGUMENT');
@@ -215,6 +266,80 @@ describe('the Producer constructor', () => {
     open.push(p);
     const job = await p.enqueue(fifoQueue, 'via options');
     expect((await p.getJob(fifoQueue, job.id))?.payload).toBe('via options');
+  });
+});
+
+describe('every other Producer method refuses bad arguments, naming them', () => {
+  const notAQueue = { name: 'opts-fifo', strategy: 'fifo', events: true };
+  // [label, call, the option the message must name]
+  const cases: [string, (p: Producer) => Promise<unknown>, string][] = [
+    ['enqueue: queue a plain object', (p) => p.enqueue(notAQueue as never, 1), '`queue`'],
+    ['enqueue: queue a string', (p) => p.enqueue('opts-fifo' as never, 1), '`queue`'],
+    ['enqueueMany: queue null', (p) => p.enqueueMany(null as never, []), '`queue`'],
+    ['getJob: queue a plain object', (p) => p.getJob(notAQueue as never, 'x'), '`queue`'],
+    ['getJob: id a number', (p) => p.getJob(fifoQueue, 42 as never), '`id`'],
+    ['getJob: id empty', (p) => p.getJob(fifoQueue, ''), '`id`'],
+    ['getJob: id too long', (p) => p.getJob(fifoQueue, 'x'.repeat(257)), '`id`'],
+    ['cancel: id undefined', (p) => p.cancel(fifoQueue, undefined as never), '`id`'],
+    ['cancel: queue undefined', (p) => p.cancel(undefined as never, 'x'), '`queue`'],
+    ['waitFor: id null', (p) => p.waitFor(fifoQueue, null as never), '`id`'],
+    ['waitFor: options a number', (p) => p.waitFor(fifoQueue, 'x', 5_000 as never), '`options`'],
+    ['waitFor: unknown option', (p) => p.waitFor(fifoQueue, 'x', { timout: 5 } as never), 'options.timout'],
+    ['waitFor: timeout 0', (p) => p.waitFor(fifoQueue, 'x', { timeout: 0 }), '`timeout`'],
+    ['waitFor: timeout past the timer limit', (p) => p.waitFor(fifoQueue, 'x', { timeout: 2 ** 31 }), '`timeout`'],
+    ['waitFor: signal not an AbortSignal', (p) => p.waitFor(fifoQueue, 'x', { signal: { aborted: false } as never }), '`signal`'],
+    ['counts: queue a number', (p) => p.counts(1 as never), '`queue`'],
+    ['pause: queue a plain object', (p) => p.pause(notAQueue as never), '`queue`'],
+    ['resume: queue null', (p) => p.resume(null as never), '`queue`'],
+    ['listDead: options an array', (p) => p.listDead(fifoQueue, [] as never), '`options`'],
+    ['listDead: unknown option', (p) => p.listDead(fifoQueue, { start: 1 } as never), 'options.start'],
+    ['listDead: offset negative', (p) => p.listDead(fifoQueue, { offset: -1 }), '`offset`'],
+    ['listDead: limit 0', (p) => p.listDead(fifoQueue, { limit: 0 }), '`limit`'],
+    ['listDead: limit over 10,000', (p) => p.listDead(fifoQueue, { limit: 10_001 }), '`limit`'],
+    ['requeueDead: ids a string', (p) => p.requeueDead(fifoQueue, 'a,b' as never), '`ids`'],
+    ['requeueDead: an id a number', (p) => p.requeueDead(fifoQueue, ['a', 7] as never), '`ids[1]`'],
+    ['purgeDead: an empty id', (p) => p.purgeDead(fifoQueue, [''] as never), '`ids[0]`'],
+    ['purgeDead: ids an object', (p) => p.purgeDead(fifoQueue, { id: 'a' } as never), '`ids`'],
+    ['purgeDead: queue a plain object', (p) => p.purgeDead(notAQueue as never), '`queue`'],
+  ];
+  it.each(cases)('%s', async (_label, call, option) => {
+    const { producer: p, prefix } = producer();
+    expect(await failure(() => call(p), 'INVALID_ARGUMENT')).toContain(option);
+    expect(await keysUnder(prefix)).toEqual([]); // refused before touching Redis
+  });
+
+  it('waitFor on a queue defined with events off is refused, naming the queue', async () => {
+    const { producer: p } = producer();
+    const quiet = defineQueue('opts-quiet', { events: false });
+    expect(await failure(() => p.waitFor(quiet, 'x'), 'INVALID_ARGUMENT')).toContain('events: false');
+  });
+});
+
+describe('new QueueEvents(options)', () => {
+  const base = { connection: 'redis://127.0.0.1:1', queue: fifoQueue };
+  const bad: [string, unknown, string][] = [
+    ['no options', undefined, '`options`'],
+    ['an unknown key', { ...base, form: '0' }, 'options.form'],
+    ['no queue', { connection: base.connection }, '`queue`'],
+    ['a queue not from defineQueue', { ...base, queue: { name: 'q' } }, '`queue`'],
+    ['a queue with events off', { ...base, queue: defineQueue('opts-quiet', { events: false }) }, 'events: false'],
+    ['connection a number', { ...base, connection: 6379 }, '`connection`'],
+    ['connection a non-redis URL', { ...base, connection: 'https://127.0.0.1' }, '`connection`'],
+    ['prefix with a space', { ...base, prefix: 'my app' }, '`prefix`'],
+    ['from a date string', { ...base, from: '2024-01-01' }, '`from`'],
+    ['from a number', { ...base, from: 0 }, '`from`'],
+    ["from '$' with an index", { ...base, from: '$#2' }, '`from`'],
+    ['blockMs under 10', { ...base, blockMs: 5 }, '`blockMs`'],
+    ['blockMs a string', { ...base, blockMs: '1000' }, '`blockMs`'],
+  ];
+  it.each(bad)('refuses %s', async (_label, options, option) => {
+    expect(await failure(() => new QueueEvents(options as QueueEventsOptions), 'INVALID_ARGUMENT')).toContain(option);
+  });
+
+  it('accepts valid starting points without connecting', () => {
+    for (const from of ['$', '0', '1700000000000-0', '1700000000000-3#4']) {
+      expect(new QueueEvents({ ...base, from })).toBeInstanceOf(QueueEvents);
+    }
   });
 });
 

@@ -145,3 +145,21 @@ export function waitForConnection(client: RedisClient, timeout: number): Promise
     if (client.status === 'wait' || client.status === 'end') client.connect().catch(() => {});
   });
 }
+
+/**
+ * Throws the `INVALID_ARGUMENT` DocketError that {@link openConnection} would, without
+ * connecting: constructors call it so a bad `connection` is refused at once, not at start().
+ */
+export function checkConnection(input: unknown): ConnectionInput {
+  if (input === undefined || (typeof input === 'object' && input !== null && !Array.isArray(input))) {
+    return input as ConnectionInput;
+  }
+  if (typeof input === 'string') {
+    if (/^rediss?:\/\//.test(input)) return input;
+    throw new DocketError('INVALID_ARGUMENT', `Expected \`connection\` to be a redis:// or rediss:// URL, got \`${describe(input)}\``);
+  }
+  throw new DocketError(
+    'INVALID_ARGUMENT',
+    `Expected \`connection\` to be a Redis URL, ioredis options or an ioredis instance, got \`${describe(input)}\``,
+  );
+}

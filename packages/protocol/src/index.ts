@@ -43,18 +43,22 @@ export { DEFAULT_MAX_PAYLOAD_BYTES, encodeChecked } from './payload.js';
 
 // Validation helpers shared by the docket packages
 export {
+  MAX_TIMER_MS,
   checkBoolean,
   checkInteger,
   checkKnownKeys,
   checkOneOf,
   checkPlainObject,
   describe,
+  describeThrown,
   invalid,
   optionalInteger,
+  validating,
 } from './validate.js';
 
 // Redis access shared by the docket packages
 export {
+  checkConnection,
   describeConnection,
   isAuthError,
   openConnection,

@@ -1,10 +1,15 @@
 import { DocketError } from './errors.js';
 import { encodeValue } from './record.js';
+import { describeThrown } from './validate.js';
 
 /** The default `maxPayloadBytes`: 1 MiB of encoded payload. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
 const MAX_DEPTH = 100;
+
+// msgpackr renames such a key on decode (so that no decoded object gets another prototype):
+// refused here rather than silently changed on the way.
+const PROTO_KEY = ', which would not arrive as sent (decoders rename it to guard against prototype pollution)';
 
 /**
  * msgpackr quietly turns functions and symbols into nothing useful and overflows on cycles, so
@@ -38,6 +43,7 @@ function findUnencodable(value: unknown, path: string, depth: number, seen: Set<
       }
     } else if (obj instanceof Map) {
       for (const [k, v] of obj) {
+        if (k === '__proto__') return `${path} has the key "__proto__"${PROTO_KEY}`;
         const found = findUnencodable(v, `${path}.get(${String(k)})`, depth + 1, seen);
         if (found) return found;
       }
@@ -49,6 +55,7 @@ function findUnencodable(value: unknown, path: string, depth: number, seen: Set<
       }
     } else {
       for (const key of Object.keys(obj)) {
+        if (key === '__proto__') return `${path} has an own key "__proto__"${PROTO_KEY}`;
         const found = findUnencodable((obj as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, seen);
         if (found) return found;
       }
@@ -64,20 +71,27 @@ function findUnencodable(value: unknown, path: string, depth: number, seen: Set<
  * anything larger than `maxBytes`.
  *
  * @param what names the value in error messages ('payload', 'result').
+ * @param limit names the limit in error messages (the option that sets it).
  */
-export function encodeChecked(value: unknown, maxBytes: number, what = 'payload'): Buffer {
-  const problem = findUnencodable(value, what, 0, new Set());
+export function encodeChecked(value: unknown, maxBytes: number, what = 'payload', limit = '`maxPayloadBytes`'): Buffer {
+  let problem: string | undefined;
+  try {
+    problem = findUnencodable(value, what, 0, new Set());
+  } catch (cause) {
+    // A getter that throws, a revoked Proxy: the value cannot be read, so it cannot be sent.
+    throw new DocketError('NOT_ENCODABLE', `Cannot encode the ${what}: reading it threw ${describeThrown(cause)}`, { cause });
+  }
   if (problem) throw new DocketError('NOT_ENCODABLE', `Cannot encode the ${what}: ${problem}`);
   let bytes: Buffer;
   try {
     bytes = encodeValue(value);
   } catch (cause) {
-    throw new DocketError('NOT_ENCODABLE', `Cannot encode the ${what}: ${(cause as Error).message}`, { cause });
+    throw new DocketError('NOT_ENCODABLE', `Cannot encode the ${what}: ${describeThrown(cause)}`, { cause });
   }
   if (bytes.length > maxBytes) {
     throw new DocketError(
       'PAYLOAD_TOO_LARGE',
-      `The encoded ${what} is ${bytes.length} bytes, over \`maxPayloadBytes\` (${maxBytes})`,
+      `The encoded ${what} is ${bytes.length} bytes, over ${limit} (${maxBytes})`,
     );
   }
   return bytes;

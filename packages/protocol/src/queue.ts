@@ -1,6 +1,6 @@
 import { DocketError } from './errors.js';
 import { checkQueueName } from './keys.js';
-import { checkBoolean, checkKnownKeys, checkOneOf, checkPlainObject } from './validate.js';
+import { checkBoolean, checkKnownKeys, checkOneOf, checkPlainObject, validating } from './validate.js';
 
 /** How a queue stores waiting jobs and which one it hands out next. */
 export type StrategyName = 'fifo' | 'lifo' | 'random' | 'priority';
@@ -51,16 +51,20 @@ export function defineQueue<Payload = unknown, Result = unknown>(
   options: QueueOptions = {},
 ): QueueDefinition<Payload, Result> {
   checkQueueName(name);
-  checkPlainObject('options', options);
-  checkKnownKeys('options', options as Record<string, unknown>, ['strategy', 'events']);
-  const strategy = options.strategy === undefined ? 'fifo' : checkOneOf('strategy', options.strategy, STRATEGY_NAMES);
-  const events = options.events === undefined ? true : checkBoolean('events', options.events);
+  const { strategy, events } = validating('options', () => {
+    const o = checkPlainObject('options', options);
+    checkKnownKeys('options', o, ['strategy', 'events']);
+    return {
+      strategy: o.strategy === undefined ? 'fifo' : checkOneOf('strategy', o.strategy, STRATEGY_NAMES),
+      events: o.events === undefined ? true : checkBoolean('events', o.events),
+    };
+  });
   return Object.freeze({ name, strategy, events, [DEFINITION]: true }) as QueueDefinition<Payload, Result>;
 }
 
 /** Throws unless `value` came from {@link defineQueue}. */
 export function checkQueue(value: unknown, option = 'queue'): QueueDefinition {
-  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[DEFINITION] !== true) {
+  if (typeof value !== 'object' || value === null || !validating(option, () => (value as Record<symbol, unknown>)[DEFINITION] === true)) {
     throw new DocketError(
       'INVALID_ARGUMENT',
       `Expected \`${option}\` to be a queue from defineQueue(), got \`${value === null ? 'null' : typeof value}\``,

@@ -17,20 +17,38 @@ local S_WAITING, S_DELAYED, S_ACTIVE, S_COMPLETED, S_FAILED, S_DEAD, S_CANCELLED
 
 local H_STATE, H_ATTEMPT, H_MAX_ATTEMPTS, H_TOKEN = 1, 2, 3, 4
 local H_CREATED, H_STARTED, H_FINISHED, H_RUN_AT = 5, 6, 7, 8
+local H_BACKOFF_TYPE = 10
 local H_PRIORITY, H_ERROR, H_CANCEL, H_DEDUPE_FOR = 14, 15, 16, 17
 local HEADER_FIELDS = 17
 
 local EVENTS_MAX_LEN = 10000
 
--- Returns header, body; or nil, reason when the record cannot be read.
+-- pcall's status and first result, and how many more results there were.
+local function first_of(ok, first, ...)
+  return ok, first, select('#', ...)
+end
+
+-- Returns header, body; or nil, reason when the record cannot be read. Refuses whatever Node's
+-- decodeRecord refuses, so that every record a script accepts can be shown by getJob.
 local function read_record(rec)
   if type(rec) ~= 'string' or #rec < 3 then return nil, 'record is missing or too short' end
   local ok, fmt, hlen = pcall(struct.unpack, '>BI2', rec)
   if not ok then return nil, 'record prefix cannot be read' end
   if fmt ~= 1 then return nil, 'unknown record format byte ' .. tostring(fmt) end
   if #rec < 3 + hlen then return nil, 'record is shorter than its header length' end
-  local ok2, header = pcall(cmsgpack.unpack, string.sub(rec, 4, 3 + hlen))
-  if not ok2 or type(header) ~= 'table' or #header < HEADER_FIELDS then return nil, 'job header cannot be decoded' end
+  local ok2, header, extra = first_of(pcall(cmsgpack.unpack, string.sub(rec, 4, 3 + hlen)))
+  if not ok2 or extra > 0 or type(header) ~= 'table' or #header < HEADER_FIELDS then return nil, 'job header cannot be decoded' end
+  -- Garbage that happens to be a long enough array must not get further: a string where a
+  -- number belongs would make arithmetic fail mid-script (after the pop), losing the jobs of
+  -- the whole call, and an unknown state would leave the job in no structure at all.
+  for i = 1, HEADER_FIELDS do
+    if type(header[i]) ~= 'number' and i ~= H_ERROR then return nil, 'job header field ' .. i .. ' is not a number' end
+  end
+  local state, err = header[H_STATE], header[H_ERROR]
+  if state < S_WAITING or state > S_CANCELLED or state % 1 ~= 0 then return nil, 'unknown job state code ' .. state end
+  local backoff = header[H_BACKOFF_TYPE]
+  if backoff < 0 or backoff > 2 or backoff % 1 ~= 0 then return nil, 'unknown backoff code ' .. backoff end
+  if err ~= false and type(err) ~= 'string' then return nil, 'job header error field is not a string' end
   return header, string.sub(rec, 4 + hlen)
 end
 

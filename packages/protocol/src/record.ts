@@ -78,9 +78,17 @@ export function encodeValue(value: unknown): Buffer {
   return valuePackr.pack(value);
 }
 
-/** Decodes what {@link encodeValue} wrote. */
+/**
+ * Decodes what {@link encodeValue} wrote; throws a `CORRUPT_RECORD` DocketError for bytes that
+ * are not one msgpack value. Safe on hostile bytes: a `__proto__` key arrives renamed
+ * `__proto_` (msgpackr's guard), so no decoded object has another prototype.
+ */
 export function decodeValue(bytes: Uint8Array): unknown {
-  return valuePackr.unpack(bytes);
+  try {
+    return valuePackr.unpack(bytes);
+  } catch (cause) {
+    throw new DocketError('CORRUPT_RECORD', `msgpack value cannot be decoded: ${(cause as Error).message}`, { cause });
+  }
 }
 
 function headerToArray(h: JobHeader): unknown[] {

@@ -354,6 +354,22 @@ describe('decodeRecord rejects garbage with CORRUPT_RECORD', () => {
   });
 });
 
+describe('decodeValue rejects bytes that are not one msgpack value with CORRUPT_RECORD', () => {
+  it.each([
+    ['no bytes', Buffer.alloc(0)],
+    ['a value cut short', encodeValue({ a: 'hello' }).subarray(0, 5)],
+    ['trailing bytes after a value', Buffer.concat([encodeValue(1), Buffer.from([0x01])])],
+    ['a map key without its value', Buffer.from([0x81, 0xa1, 0x61])],
+    ['an array claiming 4 billion items', Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff, 0x01])],
+    ['a pointer to a structure that was never defined', Buffer.from([0xd6, 0x70, 0, 0, 0, 9])],
+    ['nesting deep enough to overflow the stack', Buffer.alloc(200_000, 0x91)],
+  ])('%s', (_label, bytes) => {
+    const err = thrown(() => decodeValue(bytes));
+    expect(isDocketError(err, 'CORRUPT_RECORD'), String(err)).toBe(true);
+    expect((err as Error).message).toMatch(/^msgpack value cannot be decoded: ./);
+  });
+});
+
 describe('record.lua reads and writes what Node encodes (real redis-server)', () => {
   let server: RedisServer;
   let redis: Redis;
@@ -452,6 +468,43 @@ return header[H_ATTEMPT]
   it('an empty payload stays empty', async () => {
     const { decoded } = await roundTrip(header(), Buffer.alloc(0), 'e');
     expect(decoded.payload.length).toBe(0);
+  });
+
+  // Garbage shaped like a header (an array of 17+ values) must be refused up front: a string
+  // where a number belongs used to reach the arithmetic of the scripts (failing a fetch after
+  // its pop, which lost the popped jobs), and an unknown state left a job in no structure.
+  it.each([
+    ['the attempt is a string', 1, 'x'],
+    ['the token is a string of digits', 3, '7'],
+    ['the max attempts is nil', 2, null],
+    ['the priority is an array', 13, [1]],
+    ['the dedupe window is a boolean', 16, true],
+    ['the state code is 7', 0, 7],
+    ['the state code is -1', 0, -1],
+    ['the state code is 1.5', 0, 1.5],
+    ['the error is a number', 14, 42],
+    ['the backoff code is 5', 9, 5],
+  ] as const)('read_record refuses a header where %s', async (_label, index, value) => {
+    const valid = encodeRecord(header(), Buffer.alloc(0));
+    const fields = decodeValue(valid.subarray(3, 3 + valid.readUInt16BE(1))) as unknown[];
+    fields[index] = value;
+    const keys = queueKeys(uniquePrefix('rec'), 'lua-q');
+    await redis.hset(keys.jobs, 'job-1', rawRecord(encodeValue(fields), encodeValue('payload')));
+    const keyList = queueKeyList(keys);
+    await expect(redis.eval(script, keyList.length, ...keyList, 'job-1', 'e')).rejects.toThrow(/read_record: (job header|unknown job state|unknown backoff)/);
+    // Node refuses it too (or, for the error field, reads no error).
+    if (index !== 14) expectCorrupt(rawRecord(encodeValue(fields)));
+  });
+
+  it('read_record refuses a header followed by more msgpack values inside its length, as Node does', async () => {
+    const head = encodeRecord(header(), Buffer.alloc(0)).subarray(3);
+    const padded = Buffer.concat([head, encodeValue(1)]);
+    const record = rawRecord(padded, encodeValue('payload'));
+    expectCorrupt(record);
+    const keys = queueKeys(uniquePrefix('rec'), 'lua-q');
+    await redis.hset(keys.jobs, 'job-1', record);
+    const keyList = queueKeyList(keys);
+    await expect(redis.eval(script, keyList.length, ...keyList, 'job-1', 'e')).rejects.toThrow(/read_record: job header cannot be decoded/);
   });
 
   it('read_record refuses a record Node would refuse', async () => {

@@ -7,6 +7,7 @@ import {
   checkQueue,
   decodeValue,
   defineQueue,
+  describeThrown,
   encodeChecked,
   encodeValue,
   isDocketError,
@@ -70,6 +71,12 @@ describe('defineQueue', () => {
     const message = failure(() => defineQueue('q', { strategi: 'fifo' } as never), 'INVALID_ARGUMENT');
     expect(message).toContain('strategi');
     expect(message).toContain('strategy'); // says what is allowed
+  });
+
+  it('an unknown key that is empty, odd or long is shown quoted', () => {
+    expect(failure(() => defineQueue('q', { '': 1 } as never), 'INVALID_ARGUMENT')).toContain('Unknown option `options[""]`');
+    expect(failure(() => defineQueue('q', { 'my key': 1 } as never), 'INVALID_ARGUMENT')).toContain('`options["my key"]`');
+    expect(failure(() => defineQueue('q', { ['k'.repeat(500)]: 1 } as never), 'INVALID_ARGUMENT').length).toBeLessThan(300);
   });
 
   it('rejects options that are not an object', () => {
@@ -209,6 +216,96 @@ describe('encodeChecked', () => {
   it('names what is being encoded', () => {
     expect(failure(() => encodeChecked({ f: () => 1 }, LIMIT, 'result'), 'NOT_ENCODABLE')).toContain('result');
     expect(failure(() => encodeChecked('xxxxxxxx', 2, 'result'), 'PAYLOAD_TOO_LARGE')).toContain('result');
+    // ... and the option that sets the limit, which for results is not maxPayloadBytes
+    const message = failure(() => encodeChecked('xxxxxxxx', 2, 'result', '`maxResultBytes`'), 'PAYLOAD_TOO_LARGE');
+    expect(message).toContain('`maxResultBytes` (2)');
+    expect(message).not.toContain('maxPayloadBytes');
+  });
+});
+
+describe('encodeChecked: hostile keys and values that cannot be read', () => {
+  const LIMIT = 1024 * 1024;
+
+  it('refuses an own "__proto__" key (it would arrive renamed), at the top and nested, naming the path', () => {
+    const top = JSON.parse('{"__proto__": {"polluted": 1}, "a": 1}') as unknown;
+    expect(failure(() => encodeChecked(top, LIMIT), 'NOT_ENCODABLE')).toContain('"__proto__"');
+    const nested = { user: [JSON.parse('{"__proto__": {"admin": true}}')] };
+    const message = failure(() => encodeChecked(nested, LIMIT), 'NOT_ENCODABLE');
+    expect(message).toContain('payload.user[0]');
+    expect(message).toContain('"__proto__"');
+  });
+
+  it('refuses a Map with the key "__proto__" (Maps arrive as plain objects)', () => {
+    expect(failure(() => encodeChecked({ m: new Map([['__proto__', 1]]) }, LIMIT), 'NOT_ENCODABLE')).toContain('"__proto__"');
+  });
+
+  it('accepts "constructor" and "prototype" keys: they arrive as plain own data, nothing polluted', () => {
+    const value = JSON.parse('{"constructor": {"prototype": {"polluted": 1}}, "prototype": {"polluted": 2}}') as unknown;
+    const decoded = decodeValue(encodeChecked(value, LIMIT)) as Record<string, unknown>;
+    expect(decoded).toEqual(value);
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    expect(Object.hasOwn(decoded, 'constructor')).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(({}).constructor).toBe(Object);
+  });
+
+  it('a getter that throws: NOT_ENCODABLE naming what it threw, with the cause', () => {
+    const boom = new RangeError('no access');
+    const value = {
+      get secret(): unknown {
+        throw boom;
+      },
+    };
+    let caught: unknown;
+    try {
+      encodeChecked(value, LIMIT);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isDocketError(caught, 'NOT_ENCODABLE')).toBe(true);
+    expect((caught as Error).message).toContain('RangeError: no access');
+    expect((caught as Error).cause).toBe(boom);
+  });
+
+  it('a revoked Proxy, at the top or nested: NOT_ENCODABLE', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    failure(() => encodeChecked(proxy, LIMIT), 'NOT_ENCODABLE');
+    failure(() => encodeChecked({ inner: [proxy] }, LIMIT), 'NOT_ENCODABLE');
+  });
+});
+
+describe('describeThrown never throws and says what was thrown', () => {
+  it.each([
+    [new TypeError('bad'), 'TypeError: bad'],
+    [new DocketError('TIMEOUT', 'too slow'), 'DocketError: too slow'],
+    [42, 'non-Error thrown: 42'],
+    ['a string', 'non-Error thrown: "a string"'],
+    [null, 'non-Error thrown: null'],
+    [undefined, 'non-Error thrown: undefined'],
+    [Symbol('s'), 'non-Error thrown: Symbol(s)'],
+    [{ code: 'E42', retry: false }, 'non-Error thrown: {"code":"E42","retry":false}'],
+    [[1, 2], 'non-Error thrown: an array'],
+    [10n, 'non-Error thrown: 10n'],
+  ])('%s', (value, expected) => {
+    expect(describeThrown(value)).toBe(expected);
+  });
+
+  it('a cyclic object, a long object, a revoked Proxy, an Error whose message getter throws', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(describeThrown(cyclic)).toBe('non-Error thrown: an object');
+    expect(describeThrown({ text: 'x'.repeat(1000) }).length).toBeLessThan(250);
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(describeThrown(proxy)).toMatch(/^a thrown value that cannot be read/);
+    const sneaky = new Error('hidden');
+    Object.defineProperty(sneaky, 'message', {
+      get() {
+        throw new Error('gotcha');
+      },
+    });
+    expect(describeThrown(sneaky)).toMatch(/^a thrown value that cannot be read/);
   });
 });
 
@@ -336,5 +433,43 @@ describe('error messages name the option and the value', () => {
     const message = failure(() => defineQueue('q', { strategy: 'bogus' } as never), 'INVALID_ARGUMENT');
     expect(message).toContain('"bogus"');
     for (const s of STRATEGY_NAMES) expect(message).toContain(s);
+  });
+});
+
+describe('options objects', () => {
+  it('a Map, Set, Promise or Date given as options is refused (its entries are not options), naming what it is', () => {
+    for (const [value, shown] of [
+      [new Map([['strategy', 'lifo']]), 'a Map'],
+      [new Set(), 'a Set'],
+      [Promise.resolve({}), 'a Promise'],
+      [new Date(0), '1970-01-01T00:00:00.000Z'],
+      [new Uint8Array(2), 'a Uint8Array'],
+      [new Error('x'), 'an Error'],
+    ] as const) {
+      const message = failure(() => defineQueue('q', value as never), 'INVALID_ARGUMENT');
+      expect(message).toContain('`options`');
+      expect(message).toContain(shown);
+    }
+  });
+
+  it('a class instance and a null-prototype object are accepted like plain objects', () => {
+    class Options {
+      strategy = 'lifo' as const;
+    }
+    expect(defineQueue('q', new Options()).strategy).toBe('lifo');
+    expect(defineQueue('q', Object.assign(Object.create(null), { strategy: 'random' })).strategy).toBe('random');
+  });
+
+  it('a revoked Proxy or a throwing getter as options: INVALID_ARGUMENT naming `options`', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(failure(() => defineQueue('q', proxy), 'INVALID_ARGUMENT')).toContain('`options`');
+    const getter = {
+      get strategy(): string {
+        throw new Error('boom');
+      },
+    };
+    const message = failure(() => defineQueue('q', getter as never), 'INVALID_ARGUMENT');
+    expect(message).toContain('`options` cannot be read: Error: boom');
   });
 });
