@@ -82,7 +82,9 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
   /** Client sockets whose pair is stalled. */
   const frozen = new Set<Socket>();
 
-  const server: Server = createServer({ noDelay: true }, (client) => {
+  // Half-open allowed on both sockets: a FIN is passed on through the pipe (and not answered by
+  // the proxy itself), so a stalled connection does not answer one either.
+  const server: Server = createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
     if (closed || Date.now() < downUntil) {
       dropped++;
       client.on('error', () => {});
@@ -90,7 +92,7 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       return;
     }
     accepted++;
-    const upstream = connect({ port: targetPort, host: targetHost, noDelay: true });
+    const upstream = connect({ port: targetPort, host: targetHost, noDelay: true, allowHalfOpen: true });
     pairs.set(client, upstream);
     // Either side failing or closing ends both: the client sees what it would see if the
     // server went away, and no half-open pair is left behind.
@@ -127,8 +129,8 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
     frozen.clear();
   };
 
-  // Unpiped and paused, a socket reads at most its buffer's worth from the kernel and emits
-  // nothing: no data, and no 'end' for a FIN it received, so the stall answers nothing at all.
+  // Unpiped and paused, a socket reads at most its buffer's worth from the kernel and passes
+  // nothing on: no data, and no FIN it received (it may emit 'end', which no pipe forwards).
   const freeze = (client: Socket, upstream: Socket) => {
     client.unpipe(upstream);
     upstream.unpipe(client);
@@ -142,6 +144,9 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       if (!upstream) continue;
       client.pipe(upstream);
       upstream.pipe(client);
+      // A FIN that arrived during the stall was not passed on by a pipe: pass it on now.
+      if (client.readableEnded) upstream.end();
+      if (upstream.readableEnded) client.end();
     }
     frozen.clear();
   };

@@ -109,9 +109,17 @@ describe('startTcpProxy', () => {
       const popped = waiter.blpop(`${key}:list`, 0);
       await waitUntil(async () => ((await direct.client('LIST')) as string).includes('cmd=blpop'), { what: 'the BLPOP to reach Redis' });
 
+      // A raw connection that will half-close (FIN) during the stall.
+      const raw: Socket = connect(proxy.port, '127.0.0.1');
+      const rawEvents: string[] = [];
+      raw.on('end', () => rawEvents.push('end')).on('close', () => rawEvents.push('close')).on('error', () => rawEvents.push('error'));
+      await new Promise((r) => raw.once('connect', r));
+      await waitUntil(() => proxy.connections === 3, { what: 'the raw connection to be forwarded' });
+
       const stall = proxy.stall(1_500);
-      expect(proxy.stalled).toBe(2);
-      expect(proxy.connections).toBe(2);
+      expect(proxy.stalled).toBe(3);
+      expect(proxy.connections).toBe(3);
+      raw.end(); // its FIN is held like its bytes: no FIN comes back, the pair stays
       // client -> Redis: the command is held by the proxy and never reaches Redis...
       const set = client.set(key, 'held');
       // Redis -> client: Redis answers the pop (the list is emptied) but the reply is held.
@@ -125,8 +133,10 @@ describe('startTcpProxy', () => {
       expect(await direct.llen(`${key}:list`)).toBe(0);
       expect(setSettled).toBe(false);
       expect(popSettled).toBe(false);
-      // ...and neither end is closed: no FIN, no reset.
+      // ...and neither end is closed: no FIN, no reset, even when a client sent its FIN.
       expect(events).toEqual([]);
+      expect(rawEvents).toEqual([]);
+      expect(proxy.stalled).toBe(3);
       expect(client.status).toBe('ready');
       // A connection opened during the stall is forwarded normally.
       expect(await probe(proxy.port, 'PING\r\n')).toBe('data:+PONG');
@@ -139,6 +149,10 @@ describe('startTcpProxy', () => {
       expect(await popped).toEqual([`${key}:list`, 'v']);
       expect(await client.ping()).toBe('PONG');
       expect(events).toEqual([]);
+      // The held FIN reached Redis, which closed that connection: the raw client sees it now.
+      await waitUntil(() => rawEvents.includes('close'), { what: 'the half-closed raw connection to end' });
+      expect(rawEvents).toEqual(['end', 'close']);
+      await waitUntil(() => proxy.connections === 2, { what: 'the ended pair to be cleaned up' });
     } finally {
       client.disconnect();
       waiter.disconnect();
