@@ -33,6 +33,7 @@ import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOpti
 import progressLua from './progress.lua';
 import renewLua from './renew.lua';
 import stepLua from './step.lua';
+import { dropConnection, watchdog } from './watchdog.js';
 
 /** The consumer's events and their listener arguments. */
 export interface ConsumerEvents {
@@ -148,7 +149,10 @@ const MAX_ROUNDS = 2;
 const MAX_REPORTS = 1000;
 const STATE_DEAD = STATE_CODES.indexOf('dead');
 const STATE_CANCELLED = STATE_CODES.indexOf('cancelled');
+/** ms past its timeout a blocking pop may stay unanswered before its connection is presumed dead. */
 const BLOCK_GRACE_MS = 10_000;
+/** ms the command connection may leave calls unanswered (no reply at all) before it is presumed dead. */
+const STALL_AFTER_MS = 10_000;
 
 function errorMessage(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : `non-Error thrown: ${describe(error)}`;
@@ -279,7 +283,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     const client = given.owned ? given.client : duplicate(given.client, overrides);
     this.#client = client;
     client.on('error', (err: Error) => this.#connectionError(err));
-    this.#guard = inflightGuard(client);
+    // A half-open connection answers nothing and never closes: the guard replaces it.
+    this.#guard = inflightGuard(client, { stallAfter: STALL_AFTER_MS });
     try {
       await waitForConnection(client, connectTimeout);
       // Guarded like every call: without the offline queue and replay, a reply lost with its
@@ -419,7 +424,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     this.#subscriber?.disconnect();
     await this.#pool?.close();
     try {
-      await this.#client?.quit();
+      // Guarded: on a half-open connection QUIT would wait forever.
+      if (this.#client) await this.#guard(this.#client.quit());
     } catch {
       this.#client?.disconnect();
     }
@@ -515,22 +521,28 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     const blocking = this.#blocking;
     if (!blocking || ms <= 0) return;
     const seconds = Math.max(ms, 10) / 1000;
-    let watchdog: NodeJS.Timeout | undefined;
+    let cancelWatchdog: (() => void) | undefined;
     this.#blocked = true;
     try {
       await Promise.race([
         this.#guardBlocking(blocking.blpop(...this.#queues.map((rt) => rt.keys.wake), seconds.toFixed(3))),
         // A blocking connection can go silent without an error (a half-open TCP connection
-        // after a failover): if the reply is long overdue, reconnect and carry on.
+        // after a failover): if the reply is long overdue, replace the connection and carry on.
         new Promise<void>((resolve) => {
-          watchdog = setTimeout(() => {
-            blocking.disconnect(true);
+          const overdue = ms + BLOCK_GRACE_MS;
+          cancelWatchdog = watchdog(overdue, () => {
+            const message =
+              `No reply from Redis to a blocking pop ${overdue.toLocaleString('en-US')} ms after it was sent (its timeout was ` +
+              `${ms.toLocaleString('en-US')} ms): the connection is presumed dead (half-open: dropped without notice, e.g. by ` +
+              'a failover) and is replaced by a new one';
+            this.#redisTrouble(new Error(message), 'Waiting for jobs');
+            dropConnection(blocking);
             resolve();
-          }, ms + BLOCK_GRACE_MS);
+          });
         }),
       ]);
     } finally {
-      clearTimeout(watchdog);
+      cancelWatchdog?.();
       this.#blocked = false;
     }
   }
