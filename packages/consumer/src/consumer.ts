@@ -27,6 +27,7 @@ import { getStrategy } from '@docket/scheduler';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { backoffDelay } from './backoff.js';
 import { inflightGuard, outcomeUnknown } from './inflight.js';
+import { LoopWatch } from './lag.js';
 import { SandboxPool } from './sandbox.js';
 import type { Handler, HandlerContext, Job } from './job.js';
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from './options.js';
@@ -226,6 +227,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   /** Cancel requests for leases not (yet) running here: channel + token:id -> expiry (ms). */
   readonly #recentCancels = new Map<string, number>();
   #lastConnectionErrorAt = 0;
+  /** Notices a blocked event loop, to warn and to name it when a lease is lost. */
+  #loopWatch: LoopWatch | undefined;
 
   constructor(options: ConsumerOptions<Q>) {
     super();
@@ -345,6 +348,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     }
     const renewEvery = Math.max(50, Math.floor(this.#opts.leaseDuration / 3));
     this.#renewTimer = setInterval(() => void this.#renewLeases(), renewEvery);
+    this.#loopWatch = new LoopWatch({ leaseDuration: this.#opts.leaseDuration, warn: (m) => this.#opts.logger.warn(m) });
+    this.#loopWatch.start();
     this.#state = 'running';
     this.#loopDone = this.#loop();
   }
@@ -420,6 +425,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       }
     }
     clearInterval(this.#renewTimer);
+    this.#loopWatch?.stop();
     this.#state = 'closed';
     this.#subscriber?.disconnect();
     await this.#pool?.close();
@@ -815,8 +821,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       this.#emitError(
         new DocketError(
           'LEASE_LOST',
-          `The outcome of job "${job.id}" try ${job.attempt} was refused: its lease expired (the consumer stalled or lost Redis ` +
-            `for longer than leaseDuration, ${this.#opts.leaseDuration} ms) and the job was recovered or handed to another consumer`,
+          `The outcome of job "${job.id}" try ${job.attempt} was refused: its lease expired and the job was recovered or handed ` +
+            `to another consumer. Likely cause: ${this.#leaseLossCause()}`,
           { jobId: job.id, queue: job.queue },
         ),
       );
@@ -856,8 +862,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
           this.#leases.delete(lease);
           const err = new DocketError(
             'LEASE_LOST',
-            `Lost the lease of job "${lease.job.id}" try ${lease.job.attempt}: it expired (the consumer stalled or lost Redis for ` +
-              `longer than leaseDuration, ${this.#opts.leaseDuration} ms) and the job was recovered; this try's outcome will be discarded`,
+            `Lost the lease of job "${lease.job.id}" try ${lease.job.attempt}: it expired and the job was recovered; this try's ` +
+              `outcome will be discarded. Likely cause: ${this.#leaseLossCause()}`,
             { jobId: lease.job.id, queue: lease.job.queue },
           );
           abortTry(lease, err);
@@ -883,6 +889,14 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     if (!blocking) return;
     blocking.disconnect();
     (blocking as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+  }
+
+  /** For LEASE_LOST messages: a recent long block of the event loop if there was one. */
+  #leaseLossCause(): string {
+    return (
+      this.#loopWatch?.leaseLossCause() ??
+      `the consumer lost Redis or stalled for longer than leaseDuration (${this.#opts.leaseDuration.toLocaleString('en-US')} ms)`
+    );
   }
 
   #hasReports(): boolean {
