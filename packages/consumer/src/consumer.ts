@@ -28,12 +28,14 @@ import { getStrategy } from '@docket/scheduler';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { backoffDelay } from './backoff.js';
 import { inflightGuard, outcomeUnknown } from './inflight.js';
+import { LoopWatch } from './lag.js';
 import { SandboxPool } from './sandbox.js';
 import type { Handler, HandlerContext, Job } from './job.js';
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from './options.js';
 import progressLua from './progress.lua';
 import renewLua from './renew.lua';
 import stepLua from './step.lua';
+import { dropConnection, watchdog } from './watchdog.js';
 
 /** The consumer's events and their listener arguments. */
 export interface ConsumerEvents {
@@ -151,9 +153,12 @@ const MAX_ROUNDS = 2;
 const MAX_REPORTS = 1000;
 const STATE_DEAD = STATE_CODES.indexOf('dead');
 const STATE_CANCELLED = STATE_CODES.indexOf('cancelled');
+/** ms past its timeout a blocking pop may stay unanswered before its connection is presumed dead. */
 const BLOCK_GRACE_MS = 10_000;
 /** ms a handler gets to settle after its signal aborted (timeout, cancel) before the try is reported anyway. */
 const STOP_GRACE_MS = 1_000;
+/** ms the command connection may leave calls unanswered (no reply at all) before it is presumed dead. */
+const STALL_AFTER_MS = 10_000;
 
 function errorMessage(error: unknown): string {
   const text = describeThrown(error); // never throws, whatever the handler threw
@@ -227,6 +232,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   /** Cancel requests for leases not (yet) running here: channel + token:id -> expiry (ms). */
   readonly #recentCancels = new Map<string, number>();
   #lastConnectionErrorAt = 0;
+  /** Notices a blocked event loop, to warn and to name it when a lease is lost. */
+  #loopWatch: LoopWatch | undefined;
 
   constructor(options: ConsumerOptions<Q>) {
     super();
@@ -292,7 +299,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     const client = given.owned ? given.client : duplicate(given.client, overrides);
     this.#client = client;
     client.on('error', (err: Error) => this.#connectionError(err));
-    this.#guard = inflightGuard(client);
+    // A half-open connection answers nothing and never closes: the guard replaces it.
+    this.#guard = inflightGuard(client, { stallAfter: STALL_AFTER_MS });
     try {
       await waitForConnection(client, connectTimeout);
       // Guarded like every call: without the offline queue and replay, a reply lost with its
@@ -353,6 +361,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     }
     const renewEvery = Math.max(50, Math.floor(this.#opts.leaseDuration / 3));
     this.#renewTimer = setInterval(() => void this.#renewLeases(), renewEvery);
+    this.#loopWatch = new LoopWatch({ leaseDuration: this.#opts.leaseDuration, warn: (m) => this.#opts.logger.warn(m) });
+    this.#loopWatch.start();
     this.#state = 'running';
     this.#loopDone = this.#loop();
   }
@@ -441,11 +451,13 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       }
     }
     clearInterval(this.#renewTimer);
+    this.#loopWatch?.stop();
     this.#state = 'closed';
     this.#subscriber?.disconnect();
     await this.#pool?.close();
     try {
-      await this.#client?.quit();
+      // Guarded: on a half-open connection QUIT would wait forever.
+      if (this.#client) await this.#guard(this.#client.quit());
     } catch {
       this.#client?.disconnect();
     }
@@ -543,22 +555,28 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     const blocking = this.#blocking;
     if (!blocking || ms <= 0) return;
     const seconds = Math.max(ms, 10) / 1000;
-    let watchdog: NodeJS.Timeout | undefined;
+    let cancelWatchdog: (() => void) | undefined;
     this.#blocked = true;
     try {
       await Promise.race([
         this.#guardBlocking(blocking.blpop(...this.#queues.map((rt) => rt.keys.wake), seconds.toFixed(3))),
         // A blocking connection can go silent without an error (a half-open TCP connection
-        // after a failover): if the reply is long overdue, reconnect and carry on.
+        // after a failover): if the reply is long overdue, replace the connection and carry on.
         new Promise<void>((resolve) => {
-          watchdog = setTimeout(() => {
-            blocking.disconnect(true);
+          const overdue = ms + BLOCK_GRACE_MS;
+          cancelWatchdog = watchdog(overdue, () => {
+            const message =
+              `No reply from Redis to a blocking pop ${overdue.toLocaleString('en-US')} ms after it was sent (its timeout was ` +
+              `${ms.toLocaleString('en-US')} ms): the connection is presumed dead (half-open: dropped without notice, e.g. by ` +
+              'a failover) and is replaced by a new one';
+            this.#redisTrouble(new Error(message), 'Waiting for jobs');
+            dropConnection(blocking);
             resolve();
-          }, ms + BLOCK_GRACE_MS);
+          });
         }),
       ]);
     } finally {
-      clearTimeout(watchdog);
+      cancelWatchdog?.();
       this.#blocked = false;
     }
   }
@@ -853,8 +871,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       this.#emitError(
         new DocketError(
           'LEASE_LOST',
-          `The outcome of job "${job.id}" try ${job.attempt} was refused: its lease expired (the consumer stalled or lost Redis ` +
-            `for longer than leaseDuration, ${this.#opts.leaseDuration} ms) and the job was recovered or handed to another consumer`,
+          `The outcome of job "${job.id}" try ${job.attempt} was refused: its lease expired and the job was recovered or handed ` +
+            `to another consumer. Likely cause: ${this.#leaseLossCause()}`,
           { jobId: job.id, queue: job.queue },
         ),
       );
@@ -894,8 +912,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
           this.#leases.delete(lease);
           const err = new DocketError(
             'LEASE_LOST',
-            `Lost the lease of job "${lease.job.id}" try ${lease.job.attempt}: it expired (the consumer stalled or lost Redis for ` +
-              `longer than leaseDuration, ${this.#opts.leaseDuration} ms) and the job was recovered; this try's outcome will be discarded`,
+            `Lost the lease of job "${lease.job.id}" try ${lease.job.attempt}: it expired and the job was recovered; this try's ` +
+              `outcome will be discarded. Likely cause: ${this.#leaseLossCause()}`,
             { jobId: lease.job.id, queue: lease.job.queue },
           );
           abortTry(lease, err);
@@ -921,6 +939,14 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     if (!blocking) return;
     blocking.disconnect();
     (blocking as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+  }
+
+  /** For LEASE_LOST messages: a recent long block of the event loop if there was one. */
+  #leaseLossCause(): string {
+    return (
+      this.#loopWatch?.leaseLossCause() ??
+      `the consumer lost Redis or stalled for longer than leaseDuration (${this.#opts.leaseDuration.toLocaleString('en-US')} ms)`
+    );
   }
 
   #hasReports(): boolean {

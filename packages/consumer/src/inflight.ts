@@ -1,4 +1,5 @@
 import { DocketError, type RedisClient } from '@docket/protocol';
+import { dropConnection, watchdog } from './watchdog.js';
 
 /**
  * With `autoResendUnfulfilledCommands: false`, ioredis drops the commands that were in flight
@@ -14,25 +15,65 @@ export function outcomeUnknown(err: unknown): boolean {
   return typeof err === 'object' && err !== null && unknownOutcomes.has(err);
 }
 
-export function inflightGuard(client: RedisClient): <T>(call: Promise<T>) => Promise<T> {
+export interface GuardOptions {
+  /**
+   * ms calls may wait with no reply at all arriving before the connection is presumed dead. A
+   * half-open connection (dropped without FIN or reset, e.g. by a failover or a NAT) answers
+   * nothing and never closes; the guard then destroys it, which fails the pending calls like
+   * any closed connection (outcome unknown) and makes ioredis reconnect. Leave it out for a
+   * connection whose calls may legitimately wait (a blocking pop has its own watchdog).
+   */
+  stallAfter?: number;
+}
+
+export function inflightGuard(client: RedisClient, { stallAfter }: GuardOptions = {}): <T>(call: Promise<T>) => Promise<T> {
   const pending = new Set<(err: Error) => void>();
+  /** When the connection last showed life: its last reply, or the call sent while none was pending. */
+  let lastSign = 0;
+  let cancelWatch: (() => void) | undefined;
+  /** Why the guard itself dropped the connection, for the calls it fails. */
+  let dropped: string | undefined;
   client.on('close', () => {
+    const reason = dropped;
+    dropped = undefined;
     if (pending.size === 0) return;
-    const err = new DocketError('REDIS_ERROR', 'The Redis connection closed before the reply arrived; the outcome is unknown');
+    const err = new DocketError('REDIS_ERROR', reason ?? 'The Redis connection closed before the reply arrived; the outcome is unknown');
     unknownOutcomes.add(err);
     for (const reject of pending) reject(err);
     pending.clear();
   });
+  // One timer at a time, re-armed only when it fires: no timer per call on the hot path.
+  const watch = (limit: number, ms: number): void => {
+    cancelWatch = watchdog(ms, () => {
+      cancelWatch = undefined;
+      if (pending.size === 0) return;
+      const silent = Date.now() - lastSign;
+      if (silent < limit) {
+        watch(limit, limit - silent);
+        return;
+      }
+      dropped =
+        `No reply from Redis for ${silent.toLocaleString('en-US')} ms: the connection is presumed dead (half-open: ` +
+        'dropped without notice, e.g. by a failover) and is replaced by a new one; the outcome of the calls in flight is unknown';
+      dropConnection(client);
+    });
+  };
   return <T>(call: Promise<T>) =>
     new Promise<T>((resolve, reject) => {
+      if (stallAfter !== undefined) {
+        if (pending.size === 0) lastSign = Date.now();
+        if (!cancelWatch) watch(stallAfter, stallAfter);
+      }
       pending.add(reject);
       call.then(
         (value) => {
           pending.delete(reject);
+          lastSign = Date.now();
           resolve(value);
         },
         (err: unknown) => {
           pending.delete(reject);
+          lastSign = Date.now();
           reject(err);
         },
       );

@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export interface ChildMessage {
-  type: 'ready' | 'start' | 'completed' | 'error' | 'closed' | 'aborted' | 'failed' | 'dead' | 'cancelled';
+  type: 'ready' | 'start' | 'completed' | 'error' | 'warn' | 'closed' | 'aborted' | 'failed' | 'dead' | 'cancelled';
   id?: string;
   attempt?: number;
   token?: number;

@@ -12,8 +12,10 @@ export interface TcpProxyOptions {
 
 /**
  * A TCP proxy on a free loopback port that forwards every connection to `targetHost:targetPort`,
- * and can simulate a network outage: `outage(ms)` drops every open connection (reset) and
- * resets new ones for `ms`, then accepts again. Stop it with `close()`.
+ * and can simulate two network failures: `outage(ms)` drops every open connection (reset) and
+ * resets new ones for `ms`, then accepts again; `stall(ms)` silently stops forwarding on every
+ * open connection (a half-open connection: no bytes, no FIN, no reset) while new ones work.
+ * Stop it with `close()`.
  */
 export interface TcpProxy {
   readonly port: number;
@@ -27,11 +29,22 @@ export interface TcpProxy {
   readonly dropped: number;
   /** True while an outage is under way. */
   readonly down: boolean;
+  /** Client connections stalled right now (see `stall`). */
+  readonly stalled: number;
   /**
    * Drops every open connection at once and resets new ones for `ms`; resolves when the proxy
    * accepts connections again. Another outage while one is under way is refused.
    */
   outage(ms: number): Promise<void>;
+  /**
+   * Stalls every open connection for `ms`: the proxy stops forwarding bytes in both directions
+   * but keeps both sockets open and sends neither FIN nor reset, so each end sees its peer go
+   * silent, as with a half-open connection after a failover. Whatever either end sends meanwhile
+   * is held (not lost). Connections opened during the stall are forwarded normally. After `ms`
+   * the stalled connections forward again, held bytes first, and the promise resolves (at once
+   * if the proxy is closed meanwhile). Another stall while one is under way is refused.
+   */
+  stall(ms: number): Promise<void>;
   /** Drops every connection and stops listening. */
   close(): Promise<void>;
 }
@@ -66,8 +79,12 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
   let dropped = 0;
   let downUntil = 0;
   let closed = false;
+  /** Client sockets whose pair is stalled. */
+  const frozen = new Set<Socket>();
 
-  const server: Server = createServer({ noDelay: true }, (client) => {
+  // Half-open allowed on both sockets: a FIN is passed on through the pipe (and not answered by
+  // the proxy itself), so a stalled connection does not answer one either.
+  const server: Server = createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
     if (closed || Date.now() < downUntil) {
       dropped++;
       client.on('error', () => {});
@@ -75,12 +92,13 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       return;
     }
     accepted++;
-    const upstream = connect({ port: targetPort, host: targetHost, noDelay: true });
+    const upstream = connect({ port: targetPort, host: targetHost, noDelay: true, allowHalfOpen: true });
     pairs.set(client, upstream);
     // Either side failing or closing ends both: the client sees what it would see if the
     // server went away, and no half-open pair is left behind.
     const end = () => {
       pairs.delete(client);
+      frozen.delete(client);
       client.destroy();
       upstream.destroy();
     };
@@ -108,7 +126,31 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       upstream.destroy();
     }
     pairs.clear();
+    frozen.clear();
   };
+
+  // Unpiped and paused, a socket reads at most its buffer's worth from the kernel and passes
+  // nothing on: no data, and no FIN it received (it may emit 'end', which no pipe forwards).
+  const freeze = (client: Socket, upstream: Socket) => {
+    client.unpipe(upstream);
+    upstream.unpipe(client);
+    client.pause();
+    upstream.pause();
+    frozen.add(client);
+  };
+  const thaw = () => {
+    for (const client of frozen) {
+      const upstream = pairs.get(client);
+      if (!upstream) continue;
+      client.pipe(upstream);
+      upstream.pipe(client);
+      // A FIN that arrived during the stall was not passed on by a pipe: pass it on now.
+      if (client.readableEnded) upstream.end();
+      if (upstream.readableEnded) client.end();
+    }
+    frozen.clear();
+  };
+  let stallRunning: { timer: NodeJS.Timeout; done: () => void } | undefined;
 
   let outageRunning = false;
   return {
@@ -126,6 +168,9 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
     get down() {
       return Date.now() < downUntil;
     },
+    get stalled() {
+      return frozen.size;
+    },
     async outage(ms: number) {
       if (!Number.isInteger(ms) || ms < 0) throw new RangeError(`Expected \`ms\` to be an integer >= 0, got \`${String(ms)}\``);
       if (closed) throw new Error('The proxy is closed');
@@ -140,10 +185,26 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
         outageRunning = false;
       }
     },
+    async stall(ms: number) {
+      if (!Number.isInteger(ms) || ms < 0) throw new RangeError(`Expected \`ms\` to be an integer >= 0, got \`${String(ms)}\``);
+      if (closed) throw new Error('The proxy is closed');
+      if (stallRunning) throw new Error('A stall is already under way');
+      for (const [client, upstream] of pairs) freeze(client, upstream);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(stallRunning?.timer);
+          stallRunning = undefined;
+          thaw();
+          resolve();
+        };
+        stallRunning = { timer: setTimeout(done, ms), done };
+      });
+    },
     async close() {
       if (closed) return;
       closed = true;
       dropAll();
+      stallRunning?.done();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

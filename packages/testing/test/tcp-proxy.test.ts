@@ -1,5 +1,6 @@
 // The TCP proxy the chaos suite cuts the network with: it must forward faithfully, really drop
-// connections in an outage, refuse new ones while it lasts, and accept again afterwards.
+// connections in an outage, refuse new ones while it lasts, and accept again afterwards; and
+// in a stall, go silent on open connections (no bytes either way, no close) while new ones work.
 import { type Socket, connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +95,91 @@ describe('startTcpProxy', () => {
     }
   });
 
+  it('in a stall forwards nothing either way on open connections, closes none, serves new ones, then resumes', async () => {
+    const proxy = await startTcpProxy({ targetPort: redis.port });
+    const client = await fastFailClient(proxy.port);
+    const waiter = await fastFailClient(proxy.port);
+    const direct = redis.client();
+    const events: string[] = [];
+    for (const c of [client, waiter]) c.on('close', () => events.push('close')).on('end', () => events.push('end'));
+    const key = `${uniquePrefix()}:k`;
+    try {
+      expect(await client.ping()).toBe('PONG');
+      // A blocking pop parked in Redis before the stall: its reply travels upstream -> client.
+      const popped = waiter.blpop(`${key}:list`, 0);
+      await waitUntil(async () => ((await direct.client('LIST')) as string).includes('cmd=blpop'), { what: 'the BLPOP to reach Redis' });
+
+      // A raw connection that will half-close (FIN) during the stall.
+      const raw: Socket = connect(proxy.port, '127.0.0.1');
+      const rawEvents: string[] = [];
+      raw.on('end', () => rawEvents.push('end')).on('close', () => rawEvents.push('close')).on('error', () => rawEvents.push('error'));
+      await new Promise((r) => raw.once('connect', r));
+      await waitUntil(() => proxy.connections === 3, { what: 'the raw connection to be forwarded' });
+
+      const stall = proxy.stall(1_500);
+      expect(proxy.stalled).toBe(3);
+      expect(proxy.connections).toBe(3);
+      raw.end(); // its FIN is held like its bytes: no FIN comes back, the pair stays
+      // client -> Redis: the command is held by the proxy and never reaches Redis...
+      const set = client.set(key, 'held');
+      // Redis -> client: Redis answers the pop (the list is emptied) but the reply is held.
+      await direct.rpush(`${key}:list`, 'v');
+      let popSettled = false;
+      let setSettled = false;
+      void popped.finally(() => (popSettled = true));
+      void set.finally(() => (setSettled = true));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await direct.get(key)).toBeNull();
+      expect(await direct.llen(`${key}:list`)).toBe(0);
+      expect(setSettled).toBe(false);
+      expect(popSettled).toBe(false);
+      // ...and neither end is closed: no FIN, no reset, even when a client sent its FIN.
+      expect(events).toEqual([]);
+      expect(rawEvents).toEqual([]);
+      expect(proxy.stalled).toBe(3);
+      expect(client.status).toBe('ready');
+      // A connection opened during the stall is forwarded normally.
+      expect(await probe(proxy.port, 'PING\r\n')).toBe('data:+PONG');
+
+      await stall;
+      expect(proxy.stalled).toBe(0);
+      // Afterwards the held bytes flow, in order, both ways.
+      expect(await set).toBe('OK');
+      expect(await direct.get(key)).toBe('held');
+      expect(await popped).toEqual([`${key}:list`, 'v']);
+      expect(await client.ping()).toBe('PONG');
+      expect(events).toEqual([]);
+      // The held FIN reached Redis, which closed that connection: the raw client sees it now.
+      await waitUntil(() => rawEvents.includes('close'), { what: 'the half-closed raw connection to end' });
+      expect(rawEvents).toEqual(['end', 'close']);
+      await waitUntil(() => proxy.connections === 2, { what: 'the ended pair to be cleaned up' });
+    } finally {
+      client.disconnect();
+      waiter.disconnect();
+      direct.disconnect();
+      await proxy.close();
+    }
+  });
+
+  it('close() ends a stall under way and its stalled connections', async () => {
+    const proxy = await startTcpProxy({ targetPort: redis.port });
+    const client = await fastFailClient(proxy.port);
+    try {
+      expect(await client.ping()).toBe('PONG');
+      const stall = proxy.stall(60_000);
+      expect(proxy.stalled).toBe(1);
+      const ping = client.ping();
+      await proxy.close();
+      await stall; // resolves at once, not after 60 s
+      await expect(ping).rejects.toThrow();
+      expect(proxy.stalled).toBe(0);
+      expect(proxy.connections).toBe(0);
+    } finally {
+      client.disconnect();
+      await proxy.close();
+    }
+  });
+
   it('closes a client connection when the target is down, and forwards again once it is back', async () => {
     const target = await startRedisServer({ appendonly: false });
     const proxy = await startTcpProxy({ targetPort: target.port });
@@ -118,6 +204,7 @@ describe('startTcpProxy', () => {
       await expect(client.ping()).rejects.toThrow();
       expect(await probe(proxy.port, 'PING\r\n')).toBe('ECONNREFUSED');
       await expect(proxy.outage(10)).rejects.toThrow(/closed/);
+      await expect(proxy.stall(10)).rejects.toThrow(/closed/);
     } finally {
       client.disconnect();
       await proxy.close();
@@ -135,6 +222,10 @@ describe('startTcpProxy', () => {
       const first = proxy.outage(50);
       await expect(proxy.outage(50)).rejects.toThrow(/already/);
       await first;
+      await expect(proxy.stall(1.5)).rejects.toThrow(/`ms`.*>= 0.*`1.5`/);
+      const stall = proxy.stall(50);
+      await expect(proxy.stall(50)).rejects.toThrow(/already/);
+      await stall;
     } finally {
       await proxy.close();
     }
