@@ -4,8 +4,10 @@
 -- spec length, the spec, a 4-byte record length and the record bytes (big-endian lengths):
 --   spec: '' for a job with a generated id, ready now, priority 0 (the common case), else
 --         '<delay ms>:<priority>:<id>' (id '' to generate one).
--- Returns a flat array: id, created (1 = new job, 0 = a job with this id exists, or finished
--- less than its `dedupeFor` ago).
+-- Returns { G, created }: G is the number before the first generated id (the jobs without an
+-- id get G + 1, G + 2, ... in order), created a string of one character per job: '1' a new
+-- job, '0' a job with this id exists (or finished less than its `dedupeFor` ago). Two values
+-- instead of two per job: the client knows every id it gave.
 -- Guarantees: a job id exists at most once (ids given by callers are idempotency keys while
 -- the job exists, and `dedupeFor` ms after it finished); ready jobs are pushed through the
 -- queue's strategy in the order given and one idle consumer is woken; a delayed job gets its
@@ -38,6 +40,7 @@ for i = 1, n do
 end
 local next_id = 0
 if generated > 0 then next_id = redis.call('HINCRBY', K_META, 'ids', generated) - generated end
+local first_generated = next_id
 
 local out = {}
 local records, ready, priorities = {}, {}, {}
@@ -78,8 +81,7 @@ for i = 1, n do
       emit_run('enqueued', id, nil)
     end
   end
-  out[#out + 1] = id
-  out[#out + 1] = created
+  out[i] = created == 1 and '1' or '0'
 end
 if #ready > 0 then
   call_chunked('HSET', K_JOBS, records, 2)
@@ -87,4 +89,4 @@ if #ready > 0 then
   wake()
 end
 flush_events()
-return out
+return { first_generated, table.concat(out) }

@@ -125,9 +125,19 @@ const MAX_CALL_BYTES = 8 * 1024 * 1024;
 
 /** One validated, encoded job: its spec (see enqueue.lua) and its record, as head + payload. */
 interface PreparedJob {
+  /** The id the caller gave, '' for a generated one. */
+  id: string;
   spec: string;
   head: Buffer;
   payload: Buffer;
+}
+
+/** The enqueued jobs of one enqueue.lua call, from its reply { first generated id - 1, created flags }. */
+function enqueued(queue: string, jobs: readonly PreparedJob[], reply: unknown): EnqueuedJob[] {
+  const [base, flags] = reply as [number, Buffer | string];
+  const created = String(flags);
+  let generated = Number(base);
+  return jobs.map((job, i) => ({ id: job.id === '' ? String(++generated) : job.id, queue, created: created[i] === '1' }));
 }
 
 /**
@@ -160,6 +170,8 @@ export class Producer {
   readonly #queues = new Map<string, QueueState>();
   readonly #waiters = new Map<string, Waiters>();
   /** Single enqueues waiting (until the next turn of the event loop) to share a script call. */
+  /** The options of a job enqueued without any (they depend neither on the queue nor on the time). */
+  #plainJob: NormalizedJob | undefined;
   /** The encoded header shared by jobs without options, for one `Date.now()` value. */
   #plainHead: { at: number; bytes: Buffer } | undefined;
   readonly #batches = new Map<
@@ -235,8 +247,8 @@ export class Producer {
     const args = [items.length, packJobs(items.map((item) => item.args))];
     state.scripts.enqueue.run(this.#client, state.keyList, args).then(
       (reply) => {
-        const r = reply as (Buffer | number)[];
-        items.forEach((item, i) => item.resolve({ id: String(r[i * 2]), queue: queue.name, created: r[i * 2 + 1] === 1 }));
+        const jobs = enqueued(queue.name, items.map((item) => item.args), reply);
+        items.forEach((item, i) => item.resolve(jobs[i] as EnqueuedJob));
       },
       (err: unknown) => {
         const error = redisError(err, `Enqueueing to queue "${queue.name}"`, queue.name);
@@ -266,7 +278,7 @@ export class Producer {
     let payload: Buffer;
     try {
       checkPayloadArgument(value);
-      job = normalizeJobOptions(queue, opts, now);
+      job = opts === undefined ? (this.#plainJob ??= normalizeJobOptions(queue, undefined, now)) : normalizeJobOptions(queue, opts, now);
       payload = encodeChecked(value, this.#maxPayloadBytes);
     } catch (err) {
       // In a batch, say which job was refused (nothing of the batch has been sent).
@@ -295,7 +307,7 @@ export class Producer {
       });
       if (plain) this.#plainHead = { at: now, bytes: head };
     }
-    return { spec: plain ? '' : `${job.delay}:${job.priority}:${job.id}`, head, payload };
+    return { id: job.id, spec: plain ? '' : `${job.delay}:${job.priority}:${job.id}`, head, payload };
   }
 
   async #enqueue(queueArg: QueueDefinition, jobs: readonly JobToEnqueue<unknown>[], many: boolean): Promise<EnqueuedJob[]> {
@@ -306,11 +318,13 @@ export class Producer {
     const args = jobs.map((item, i) => this.#prepare(queue, item, i, many, now));
     const state = await this.#ready(queue);
     const chunks: Promise<unknown>[] = [];
+    const sent: PreparedJob[][] = [];
     // A chunk holds at most chunkSize jobs and about MAX_CALL_BYTES of payloads.
     let chunk: PreparedJob[] = [];
     let bytes = 0;
     const send = () => {
       chunks.push(state.scripts.enqueue.run(this.#client, state.keyList, [chunk.length, packJobs(chunk)]));
+      sent.push(chunk);
       chunk = [];
       bytes = 0;
     };
@@ -327,11 +341,7 @@ export class Producer {
       throw redisError(err, `Enqueueing to queue "${queue.name}"`, queue.name);
     }
     const out: EnqueuedJob[] = [];
-    for (const reply of replies as (Buffer | number)[][]) {
-      for (let i = 0; i < reply.length; i += 2) {
-        out.push({ id: String(reply[i]), queue: queue.name, created: reply[i + 1] === 1 });
-      }
-    }
+    replies.forEach((reply, k) => out.push(...enqueued(queue.name, sent[k] as PreparedJob[], reply)));
     return out;
   }
 
