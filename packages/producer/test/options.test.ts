@@ -1,4 +1,4 @@
-import { encodeValue, queueKeys } from '@docket/protocol';
+import { PROTOCOL_VERSION, encodeValue, queueKeys } from '@docket/protocol';
 import { type RedisServer, startRedisServer, uniquePrefix } from '@docket/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -509,7 +509,7 @@ describe('enqueue against a real redis-server', () => {
   it('enqueue rejects with QUEUE_MISMATCH when the meta says another strategy', async () => {
     const { producer: p, prefix } = producer();
     const keys = queueKeys(prefix, fifoQueue.name);
-    await redis.hset(keys.meta, 'version', '1', 'strategy', 'lifo');
+    await redis.hset(keys.meta, 'version', String(PROTOCOL_VERSION), 'strategy', 'lifo');
     const message = await failure(() => p.enqueue(fifoQueue, 1), 'QUEUE_MISMATCH');
     expect(message).toContain('lifo');
     expect(message).toContain('fifo');
@@ -533,7 +533,7 @@ describe('enqueue against a real redis-server', () => {
   it('after a mismatch is resolved, the same producer can enqueue', async () => {
     const { producer: p, prefix } = producer();
     const keys = queueKeys(prefix, fifoQueue.name);
-    await redis.hset(keys.meta, 'version', '1', 'strategy', 'lifo');
+    await redis.hset(keys.meta, 'version', String(PROTOCOL_VERSION), 'strategy', 'lifo');
     await failure(() => p.enqueue(fifoQueue, 1), 'QUEUE_MISMATCH');
     await redis.hset(keys.meta, 'strategy', 'fifo');
     expect((await p.enqueue(fifoQueue, 1)).created).toBe(true);

@@ -5,7 +5,7 @@ import { DocketError } from './errors.js';
  * Bumped whenever the record format, key layout or a script's contract changes in a way an
  * older process would misread. Recorded in every queue's meta and checked on first use.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Entries the event stream of a queue keeps (approximately: trimmed with MAXLEN ~). */
 export const EVENTS_MAX_LEN = 10_000;
