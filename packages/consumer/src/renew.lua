@@ -13,10 +13,10 @@ for i = 2, #ARGV, 2 do
   local id, token = ARGV[i], tonumber(ARGV[i + 1])
   local ok = 0
   if redis.call('ZSCORE', K_ACTIVE, id) then
-    local header = read_record(redis.call('HGET', K_JOBS, id))
-    if header and header[H_TOKEN] == token then
+    local state, flags, _, held_token = rec_hot(redis.call('HGET', K_JOBS, id))
+    if state and held_token == token then
       redis.call('ZADD', K_ACTIVE, 'XX', now + lease_ms, id)
-      ok = header[H_CANCEL] == 1 and 2 or 1
+      ok = flags % 2 == F_CANCEL and 2 or 1
     end
   end
   out[#out + 1] = ok

@@ -85,15 +85,18 @@ if #c_reports > 0 then
     local i = c_reports[k]
     local id, token, result = ids[k], r_token[i], r_result[i]
     if scores[k] then
-      local header, body = read_record(recs[k])
-      if header and header[H_TOKEN] == token then
+      -- Only the fixed block is read (and patched): no msgpack on the common path.
+      local rec = recs[k]
+      local state, flags, attempt, held_token, started = rec_hot(rec)
+      if state and held_token == token then
         done[#done + 1] = id
-        remember_id(id, header, now)
+        if flags % 4 >= F_DEDUPE then
+          local header = read_record(rec)
+          if header then remember_id(id, header, now) end
+        end
         if keep_completed > 0 then
-          header[H_STATE] = S_COMPLETED
-          header[H_FINISHED] = now
           records[#records + 1] = id
-          records[#records + 1] = pack_record(header, body)
+          records[#records + 1] = rec_patch(rec, S_COMPLETED, flags, attempt, held_token, started, now)
           finished[#finished + 1] = now
           finished[#finished + 1] = id
           if result ~= '' then
@@ -101,7 +104,7 @@ if #c_reports > 0 then
             results[#results + 1] = result
           end
         end
-        emit_run('completed', id, header[H_ATTEMPT])
+        emit_run('completed', id, attempt)
         outcomes[i + 1] = S_COMPLETED
       end
     end
@@ -125,8 +128,17 @@ for i = 0, n_reports - 1 do
   local kind, id, token = r_kind[i], r_id[i], r_token[i]
   local message, delay = r_message[i], r_delay[i]
   if kind ~= 'c' and redis.call('ZSCORE', K_ACTIVE, id) then
-    local header, body = read_record(redis.call('HGET', K_JOBS, id))
-    if header and header[H_TOKEN] == token then
+    local raw = redis.call('HGET', K_JOBS, id)
+    local header, body = read_record(raw)
+    local _, _, _, held_token = rec_hot(raw)
+    if not header and held_token == token then
+      -- Leased on its fixed block alone, the rest of the record turned out unreadable (the
+      -- consumer could not decode it): it can never run.
+      redis.call('ZREM', K_ACTIVE, id)
+      bury_corrupt(id, raw, now, message ~= '' and message or body)
+      finished_dead = true
+      outcomes[i + 1] = S_DEAD
+    elseif header and header[H_TOKEN] == token then
       redis.call('ZREM', K_ACTIVE, id)
       -- Only a job whose cancellation was requested ends cancelled: a consumer's stale memory of
       -- a request for a reused id must not cancel a new job (it is released instead).
@@ -244,31 +256,30 @@ if want > 0 and meta[1] ~= '1' then
     local deadline = now + lease_ms
     for k = 1, popped do
       local id, raw = ids[k], recs[k]
-      local header, body = read_record(raw)
+      -- Only the fixed block is read and patched; the consumer decodes the rest, and reports a
+      -- record it cannot read, which is then buried (see the reports above).
+      local state, flags, attempt, _, _, finished = rec_hot(raw)
       -- Only a job that is waiting (or waiting to retry) is leased: an id left behind by a lazy
       -- cancellation may have been reused by a new job since, which must not run twice.
       -- A failed job still waiting out its backoff (in the delayed set) is not leased through a
       -- leftover entry: its retry waits for the promotion.
-      if header and (header[H_STATE] == S_WAITING or (header[H_STATE] == S_FAILED and not redis.call('ZSCORE', K_DELAYED, id))) then
+      if state and (state == S_WAITING or (state == S_FAILED and not redis.call('ZSCORE', K_DELAYED, id))) then
         local token = last_token - popped + k
-        header[H_STATE] = S_ACTIVE
-        header[H_ATTEMPT] = header[H_ATTEMPT] + 1
-        header[H_TOKEN] = token
-        header[H_STARTED] = now
-        local rec = pack_record(header, body)
+        local rec = rec_patch(raw, S_ACTIVE, flags, attempt + 1, token, now, finished)
         records[#records + 1] = id
         records[#records + 1] = rec
         deadlines[#deadlines + 1] = deadline
         deadlines[#deadlines + 1] = id
-        emit_run('active', id, header[H_ATTEMPT])
+        emit_run('active', id, attempt + 1)
         leased[#leased + 1] = struct.pack('>I6I2I4', token, #id, #rec)
         leased[#leased + 1] = id
         leased[#leased + 1] = rec
-      elseif header or not raw then
+      elseif state or not raw then
         -- Left behind by a lazy cancellation (see cancel.lua): skipped, and no longer counted.
         if tonumber(redis.call('HGET', K_META, 'ghosts') or '0') > 0 then redis.call('HINCRBY', K_META, 'ghosts', -1) end
       else
-        bury_corrupt(id, raw, now, body)
+        local _, reason = read_record(raw)
+        bury_corrupt(id, raw, now, reason)
         finished_dead = true
       end
     end

@@ -33,12 +33,13 @@ function template(state: JobState): Buffer {
 
 /** One candidate: random bytes, or a template damaged in one of several ways. */
 function candidate(f: Fuzz, valid: Buffer): Buffer {
-  const headLength = valid.readUInt16BE(1);
-  const head = valid.subarray(3, 3 + headLength);
-  const payload = valid.subarray(3 + headLength);
+  // Format byte and fixed block (25 bytes), the msgpack part's length (2), that part, the payload.
+  const headLength = valid.readUInt16BE(25);
+  const head = valid.subarray(27, 27 + headLength);
+  const payload = valid.subarray(27 + headLength);
   const withHead = (h: Buffer, p: Buffer = payload) => {
-    const prefix = Buffer.from([1, 0, 0]);
-    prefix.writeUInt16BE(Math.min(h.length, 0xffff), 1);
+    const prefix = Buffer.from(valid.subarray(0, 27));
+    prefix.writeUInt16BE(Math.min(h.length, 0xffff), 25);
     return Buffer.concat([prefix, h, p]);
   };
   switch (f.int(6)) {

@@ -85,43 +85,55 @@ async function expectAllGoodCompleted(run: Run, ids: string[]): Promise<void> {
 
 // ------------------------------------------------------------------ record surgery
 
-/** Splits a stored record into its header fields and payload bytes. */
-function split(record: Buffer): { fields: unknown[]; payload: Buffer } {
-  const length = record.readUInt16BE(1);
-  return { fields: decodeValue(record.subarray(3, 3 + length)) as unknown[], payload: record.subarray(3 + length) };
+/**
+ * Splits a stored record into its format byte + fixed block, the fields of its msgpack part
+ * (maxAttempts, createdAt, runAt, timeout, backoff (4), priority, error, dedupeFor) and its
+ * payload bytes.
+ */
+function split(record: Buffer): { hot: Buffer; fields: unknown[]; payload: Buffer } {
+  const length = record.readUInt16BE(25);
+  return { hot: record.subarray(0, 25), fields: decodeValue(record.subarray(27, 27 + length)) as unknown[], payload: record.subarray(27 + length) };
 }
 
-/** Format byte 1, the header length, the header bytes, the payload bytes. */
-function join(head: Buffer, payload: Buffer): Buffer {
-  const prefix = Buffer.from([1, 0, 0]);
-  prefix.writeUInt16BE(head.length, 1);
-  return Buffer.concat([prefix, head, payload]);
+/** A record from a format byte + fixed block, a msgpack part and payload bytes. */
+function join(hot: Buffer, head: Buffer, payload: Buffer): Buffer {
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(head.length);
+  return Buffer.concat([hot, length, head, payload]);
 }
 
 function withField(record: Buffer, index: number, value: unknown): Buffer {
-  const { fields, payload } = split(record);
+  const { hot, fields, payload } = split(record);
   fields[index] = value;
-  return join(encodeValue(fields), payload);
+  return join(hot, encodeValue(fields), payload);
 }
 
 function withPayload(record: Buffer, payload: Buffer): Buffer {
-  return join(encodeValue(split(record).fields), payload);
+  const { hot, fields } = split(record);
+  return join(hot, encodeValue(fields), payload);
 }
 
-// Who notices: 'lua' garbage is caught by the scripts' read_record and buried in Redis;
-// 'node' garbage passes the scripts (its header is fine for Lua) and the consumer buries it.
+function withState(record: Buffer, code: number): Buffer {
+  const out = Buffer.from(record);
+  out[1] = code;
+  return out;
+}
+
+// Who notices: 'lua' garbage is caught by the scripts (read_record, or the fixed block a lease
+// reads) and buried in Redis; 'node' garbage passes the scripts (a lease reads only the fixed
+// block, the rest is for the consumer) and the consumer reports it, which buries it.
 type Damage = [label: string, damage: (valid: Buffer) => Buffer, noticedBy: 'lua' | 'node'];
 const DAMAGE: Damage[] = [
   ['an empty value', () => Buffer.alloc(0), 'lua'],
   ['JSON text', () => Buffer.from('{"id": 1, "payload": "not a docket record"}'), 'lua'],
-  ['format byte 2 (a future record format)', (v) => Buffer.concat([Buffer.from([2]), v.subarray(1)]), 'lua'],
-  ['a header length past the end', (v) => Buffer.concat([Buffer.from([1, 0xff, 0xff]), v.subarray(3)]), 'lua'],
-  ['a header that is a map, not an array', (v) => join(encodeValue({ state: 0 }), split(v).payload), 'lua'],
-  ['a header whose attempt count is a string', (v) => withField(v, 1, 'one'), 'lua'],
-  ['a header whose token is nil', (v) => withField(v, 3, null), 'lua'],
-  ['a header with state code 9', (v) => withField(v, 0, 9), 'lua'],
-  ['a header with backoff code 5', (v) => withField(v, 9, 5), 'lua'],
-  ['a header followed by another value', (v) => { const { fields, payload } = split(v); return join(Buffer.concat([encodeValue(fields), encodeValue(0)]), payload); }, 'lua'],
+  ['format byte 3 (a future record format)', (v) => Buffer.concat([Buffer.from([3]), v.subarray(1)]), 'lua'],
+  ['a header with state code 9', (v) => withState(v, 9), 'lua'],
+  ['a header length past the end', (v) => Buffer.concat([v.subarray(0, 25), Buffer.from([0xff, 0xff]), v.subarray(27)]), 'node'],
+  ['a header that is a map, not an array', (v) => join(split(v).hot, encodeValue({ state: 0 }), split(v).payload), 'node'],
+  ['a header whose max attempts is a string', (v) => withField(v, 0, 'one'), 'node'],
+  ['a header whose creation time is nil', (v) => withField(v, 1, null), 'node'],
+  ['a header with backoff code 5', (v) => withField(v, 4, 5), 'node'],
+  ['a header followed by another value', (v) => { const { hot, fields, payload } = split(v); return join(hot, Buffer.concat([encodeValue(fields), encodeValue(0)]), payload); }, 'node'],
   ['a payload cut short', (v) => v.subarray(0, v.length - 3), 'node'],
   ['bytes after the payload', (v) => Buffer.concat([v, Buffer.from([0x01, 0x02])]), 'node'],
   ['a payload claiming a 4-billion-item array', (v) => withPayload(v, Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff, 0x01])), 'node'],
@@ -139,7 +151,8 @@ async function expectBuried(run: Run, id: string, noticedBy: 'lua' | 'node'): Pr
   expect(job?.state, `job ${id}`).toBe('dead');
   expect(job?.payload).toBeUndefined();
   if (noticedBy === 'lua') expect(job?.error).toMatch(/^corrupt record: ./);
-  else expect(job?.error).toMatch(new RegExp(`^DocketError: Job "${id}" cannot run: its (record|payload) cannot be decoded: .`));
+  // A record Lua cannot read either is buried by the script, with the consumer's reason.
+  else expect(job?.error).toMatch(new RegExp(`^(corrupt record: )?DocketError: Job "${id}" cannot run: its (record|payload) cannot be decoded: .`));
 }
 
 describe('garbage written into job records in Redis', () => {
@@ -187,7 +200,7 @@ describe('garbage written into job records in Redis', () => {
     const good = await goodJobs(run, 6, { delay: 300 });
     const header = await run.producer.enqueue(run.queue, { victim: 'header' }, { delay: 300 });
     const payload = await run.producer.enqueue(run.queue, { victim: 'payload' }, { delay: 300 });
-    await damage(run, header.id, (v) => withField(v, 2, 'three'));
+    await damage(run, header.id, (v) => withField(v, 0, 'three'));
     await damage(run, payload.id, (v) => v.subarray(0, v.length - 2));
     await expectAllGoodCompleted(run, good);
     await waitUntil(async () => (await run.producer.counts(run.queue)).dead === 2, { what: 'both damaged delayed jobs to be dead' });

@@ -4,11 +4,16 @@
 --   1 meta  2 jobs  3 waiting  4 active  5 delayed  6 completed  7 dead  8 wake
 --   9 cancelled  10 results  11 progress  12 events  13 dedupe
 --
--- A job record (jobs hash value) is: 1 format byte (1), a 2-byte big-endian header length H,
--- H bytes of header (a msgpack array, fields H_* below), then the payload bytes, which Lua
--- never decodes. Results and progress values live in their own hashes for the same reason:
--- Lua stores user bytes, it never re-encodes them. Scripts change a job's state only through
--- these helpers, so the header and the structure holding the job id always agree.
+-- A job record (jobs hash value) is: 1 format byte (2); a fixed block of the fields that change
+-- on every lease and ack (HOT_FORMAT: state, flags (1 = cancellation requested, 2 = has a
+-- dedupeFor), attempt, token, startedAt, finishedAt; big-endian); a 2-byte length C and C bytes
+-- of msgpack array with the other fields (COLD_FIELDS); then the payload bytes, which Lua never
+-- decodes. Leasing and acking read and patch the fixed block with `struct` (rec_hot,
+-- rec_patch) instead of decoding and re-encoding msgpack; everything else goes through
+-- read_record/write_record and a full header table indexed by H_* below. Results and progress
+-- values live in their own hashes: Lua stores user bytes, it never re-encodes them. Scripts
+-- change a job's state only through these helpers, so the header and the structure holding
+-- the job id always agree.
 local K_META, K_JOBS, K_WAITING, K_ACTIVE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_DELAYED, K_COMPLETED, K_DEAD, K_WAKE = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local K_CANCELLED, K_RESULTS, K_PROGRESS, K_EVENTS, K_DEDUPE = KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
@@ -28,34 +33,62 @@ local function first_of(ok, first, ...)
   return ok, first, select('#', ...)
 end
 
+local RECORD_FORMAT = 2
+local HOT_FORMAT = '>BBI4I6I6I6'
+local HOT_END = 26 -- the byte after the fixed block (format byte + 24 bytes)
+local F_CANCEL, F_DEDUPE = 1, 2
+-- The msgpack part: header positions of its fields, in order.
+local COLD_FIELDS = {3, 5, 8, 9, 10, 11, 12, 13, 14, 15, 17}
+
+-- The fixed block of a record: state, flags, attempt, token, startedAt, finishedAt; or nil when
+-- the record is not one (a record that passes here may still fail read_record).
+local function rec_hot(rec)
+  if type(rec) ~= 'string' or #rec < HOT_END + 2 or string.byte(rec, 1) ~= RECORD_FORMAT then return nil end
+  local state, flags, attempt, token, started, finished = struct.unpack(HOT_FORMAT, rec, 2)
+  if state > S_CANCELLED then return nil end
+  return state, flags, attempt, token, started, finished
+end
+
+-- The record with a new fixed block (the rest, payload included, is copied as it is).
+local function rec_patch(rec, state, flags, attempt, token, started, finished)
+  return string.char(RECORD_FORMAT) .. struct.pack(HOT_FORMAT, state, flags, attempt, token, started, finished) .. string.sub(rec, HOT_END)
+end
+
 -- Returns header, body; or nil, reason when the record cannot be read. Refuses whatever Node's
 -- decodeRecord refuses, so that every record a script accepts can be shown by getJob.
 local function read_record(rec)
-  if type(rec) ~= 'string' or #rec < 3 then return nil, 'record is missing or too short' end
-  local ok, fmt, hlen = pcall(struct.unpack, '>BI2', rec)
-  if not ok then return nil, 'record prefix cannot be read' end
-  if fmt ~= 1 then return nil, 'unknown record format byte ' .. tostring(fmt) end
-  if #rec < 3 + hlen then return nil, 'record is shorter than its header length' end
-  local ok2, header, extra = first_of(pcall(cmsgpack.unpack, string.sub(rec, 4, 3 + hlen)))
-  if not ok2 or extra > 0 or type(header) ~= 'table' or #header < HEADER_FIELDS then return nil, 'job header cannot be decoded' end
+  if type(rec) ~= 'string' or #rec < HOT_END + 1 then return nil, 'record is missing or too short' end
+  local fmt = string.byte(rec, 1)
+  if fmt ~= RECORD_FORMAT then return nil, 'unknown record format byte ' .. tostring(fmt) end
+  local state, flags, attempt, token, started, finished, clen = struct.unpack(HOT_FORMAT .. 'I2', rec, 2)
+  if #rec < HOT_END + 1 + clen then return nil, 'record is shorter than its header length' end
+  local ok2, cold, extra = first_of(pcall(cmsgpack.unpack, string.sub(rec, HOT_END + 2, HOT_END + 1 + clen)))
+  if not ok2 or extra > 0 or type(cold) ~= 'table' or #cold < #COLD_FIELDS then return nil, 'job header cannot be decoded' end
+  local header = {state, attempt, 0, token, 0, started, finished, 0, 0, 0, 0, 0, 0, 0, false, flags % 2, 0}
+  for i = 1, #COLD_FIELDS do header[COLD_FIELDS[i]] = cold[i] end
   -- Garbage that happens to be a long enough array must not get further: a string where a
   -- number belongs would make arithmetic fail mid-script (after the pop), losing the jobs of
   -- the whole call, and an unknown state would leave the job in no structure at all.
   for i = 1, HEADER_FIELDS do
     if type(header[i]) ~= 'number' and i ~= H_ERROR then return nil, 'job header field ' .. i .. ' is not a number' end
   end
-  local state, err = header[H_STATE], header[H_ERROR]
+  local err = header[H_ERROR]
   if state < S_WAITING or state > S_CANCELLED or state % 1 ~= 0 then return nil, 'unknown job state code ' .. state end
   local backoff = header[H_BACKOFF_TYPE]
   if backoff < 0 or backoff > 2 or backoff % 1 ~= 0 then return nil, 'unknown backoff code ' .. backoff end
   if err ~= false and type(err) ~= 'string' then return nil, 'job header error field is not a string' end
-  return header, string.sub(rec, 4 + hlen)
+  return header, string.sub(rec, HOT_END + 2 + clen)
 end
 
 -- The record's bytes for a header and body.
 local function pack_record(header, body)
-  local packed = cmsgpack.pack(header)
-  return struct.pack('>BI2', 1, #packed) .. packed .. body
+  local cold = {}
+  for i = 1, #COLD_FIELDS do cold[i] = header[COLD_FIELDS[i]] end
+  local packed = cmsgpack.pack(cold)
+  local flags = (header[H_CANCEL] == 1 and F_CANCEL or 0) + ((header[H_DEDUPE_FOR] or 0) > 0 and F_DEDUPE or 0)
+  return string.char(RECORD_FORMAT)
+    .. struct.pack(HOT_FORMAT .. 'I2', header[H_STATE], flags, header[H_ATTEMPT], header[H_TOKEN], header[H_STARTED], header[H_FINISHED], #packed)
+    .. packed .. body
 end
 
 -- Stores the record and returns its bytes.

@@ -11,7 +11,7 @@ export const PROTOCOL_VERSION = 2;
 export const EVENTS_MAX_LEN = 10_000;
 
 /** The first byte of every job record. */
-export const RECORD_FORMAT = 1;
+export const RECORD_FORMAT = 2;
 
 export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'dead' | 'cancelled';
 
@@ -148,10 +148,20 @@ function arrayToHeader(a: unknown[]): JobHeader {
   };
 }
 
+/** Bytes before the msgpack part: format byte, the fixed block (see below), its 2-byte length. */
+const PREFIX_LENGTH = 27;
+/** Positions (in headerToArray's order) of the fields kept in the msgpack part. */
+const COLD_FIELDS = [2, 4, 7, 8, 9, 10, 11, 12, 13, 14, 16] as const;
+const FLAG_CANCEL = 1;
+const FLAG_DEDUPE = 2;
+
 /**
- * A record is: one format byte, a 2-byte big-endian header length, the header (msgpack
- * array), then the payload exactly as encoded. Lua rewrites only the header; the payload
- * bytes pass through untouched, so any msgpackr type survives.
+ * A record is: one format byte; a fixed block of the fields that change on every lease and ack
+ * (state u8, flags u8 (1 cancellation requested, 2 has a dedupeFor), attempt u32, token u48,
+ * startedAt u48, finishedAt u48, big-endian), which scripts read and patch without decoding
+ * anything; a 2-byte length and a msgpack array of the other fields; then the payload exactly
+ * as encoded. Lua rewrites only the parts before the payload; the payload bytes pass through
+ * untouched, so any msgpackr type survives. record.lua reads the same layout.
  */
 export function encodeRecord(header: JobHeader, payload: Uint8Array): Buffer {
   const head = encodeRecordHead(header);
@@ -159,16 +169,23 @@ export function encodeRecord(header: JobHeader, payload: Uint8Array): Buffer {
 }
 
 /**
- * The part of a record before the payload (format byte, header length, header): a record is
- * this followed by the payload bytes, so jobs with equal headers can share one encoding.
+ * The part of a record before the payload: a record is this followed by the payload bytes, so
+ * jobs with equal headers can share one encoding.
  */
 export function encodeRecordHead(header: JobHeader): Buffer {
-  const head = packr.pack(headerToArray(header));
-  if (head.length > 0xffff) throw new DocketError('NOT_ENCODABLE', 'job header is larger than 64 KiB');
-  const out = Buffer.allocUnsafe(3 + head.length);
+  const all = headerToArray(header);
+  const cold = packr.pack(COLD_FIELDS.map((i) => all[i]));
+  if (cold.length > 0xffff) throw new DocketError('NOT_ENCODABLE', 'job header is larger than 64 KiB');
+  const out = Buffer.allocUnsafe(PREFIX_LENGTH + cold.length);
   out[0] = RECORD_FORMAT;
-  out.writeUInt16BE(head.length, 1);
-  out.set(head, 3);
+  out[1] = all[0] as number;
+  out[2] = (header.cancelRequested ? FLAG_CANCEL : 0) | (header.dedupeFor > 0 ? FLAG_DEDUPE : 0);
+  out.writeUInt32BE(header.attempt, 3);
+  out.writeUIntBE(header.token, 7, 6);
+  out.writeUIntBE(header.startedAt, 13, 6);
+  out.writeUIntBE(header.finishedAt, 19, 6);
+  out.writeUInt16BE(cold.length, 25);
+  out.set(cold, PREFIX_LENGTH);
   return out;
 }
 
@@ -181,14 +198,38 @@ export interface DecodedRecord {
 /** Splits and decodes a record's header; throws a `CORRUPT_RECORD` DocketError if it cannot. */
 export function decodeRecord(bytes: Buffer, jobId?: string): DecodedRecord {
   try {
-    if (bytes.length < 3 || bytes[0] !== RECORD_FORMAT) {
-      throw new TypeError(`unknown record format byte ${bytes.length === 0 ? 'none' : String(bytes[0])}`);
+    if (bytes.length < PREFIX_LENGTH || bytes[0] !== RECORD_FORMAT) {
+      throw new TypeError(
+        bytes.length > 0 && bytes[0] !== RECORD_FORMAT ? `unknown record format byte ${String(bytes[0])}` : 'record is missing or too short',
+      );
     }
-    const headLength = bytes.readUInt16BE(1);
-    if (bytes.length < 3 + headLength) throw new TypeError('record is shorter than its header length');
-    const raw = packr.unpack(bytes.subarray(3, 3 + headLength));
-    if (!Array.isArray(raw)) throw new TypeError('job header is not an array');
-    return { header: arrayToHeader(raw), payload: bytes.subarray(3 + headLength) };
+    const coldLength = bytes.readUInt16BE(25);
+    if (bytes.length < PREFIX_LENGTH + coldLength) throw new TypeError('record is shorter than its header length');
+    const cold = packr.unpack(bytes.subarray(PREFIX_LENGTH, PREFIX_LENGTH + coldLength));
+    if (!Array.isArray(cold) || cold.length < COLD_FIELDS.length) throw new TypeError('job header is not an array of its fields');
+    const all: unknown[] = [
+      bytes[1],
+      bytes.readUInt32BE(3),
+      0,
+      bytes.readUIntBE(7, 6),
+      0,
+      bytes.readUIntBE(13, 6),
+      bytes.readUIntBE(19, 6),
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      false,
+      (bytes[2] as number) & FLAG_CANCEL,
+      0,
+    ];
+    COLD_FIELDS.forEach((at, i) => {
+      all[at] = cold[i];
+    });
+    return { header: arrayToHeader(all), payload: bytes.subarray(PREFIX_LENGTH + coldLength) };
   } catch (cause) {
     throw new DocketError('CORRUPT_RECORD', `job record cannot be decoded: ${(cause as Error).message}`, {
       cause,

@@ -94,7 +94,7 @@ describe('fuzz: decoders', () => {
         () => Buffer.concat([Buffer.from([RECORD_FORMAT]), f.bytes(64)]),
         () => mutate(f, valid),
         () => mutate(f, valid),
-        () => Buffer.concat([valid.subarray(0, 3), f.bytes(valid.readUInt16BE(1) + 4)]),
+        () => Buffer.concat([valid.subarray(0, 27), f.bytes(valid.readUInt16BE(25) + 4)]),
       ])();
       let decoded: ReturnType<typeof decodeRecord> | undefined;
       try {

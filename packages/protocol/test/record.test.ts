@@ -67,12 +67,22 @@ function expectCorrupt(bytes: Buffer, jobId?: string): void {
   if (jobId !== undefined) expect((err as { jobId?: string }).jobId).toBe(jobId);
 }
 
-/** Builds format byte + length + the given header bytes + payload bytes. */
-function rawRecord(head: Buffer, payload: Buffer = Buffer.alloc(0), format = RECORD_FORMAT, declaredLength = head.length): Buffer {
-  const prefix = Buffer.alloc(3);
+/** The fixed block (24 bytes after the format byte) of a valid record, for rawRecord. */
+const VALID_HOT = Buffer.from(encodeRecord(header(), Buffer.alloc(0)).subarray(1, 25));
+
+/** Builds format byte + fixed block + length + the given msgpack bytes + payload bytes. */
+function rawRecord(
+  cold: Buffer,
+  payload: Buffer = Buffer.alloc(0),
+  format = RECORD_FORMAT,
+  declaredLength = cold.length,
+  hot: Buffer = VALID_HOT,
+): Buffer {
+  const prefix = Buffer.alloc(27);
   prefix[0] = format;
-  prefix.writeUInt16BE(declaredLength, 1);
-  return Buffer.concat([prefix, head, payload]);
+  hot.copy(prefix, 1);
+  prefix.writeUInt16BE(declaredLength, 25);
+  return Buffer.concat([prefix, cold, payload]);
 }
 
 /** A deterministic pseudo-random source (mulberry32) so a failure can be reproduced. */
@@ -159,10 +169,10 @@ describe('encodeRecord / decodeRecord: the header', () => {
   it('round-trips large timestamps and extreme integers', () => {
     const sent = header({
       createdAt: 8.64e15, // the largest valid Date
-      startedAt: Number.MAX_SAFE_INTEGER,
+      startedAt: 2 ** 48 - 1, // the fixed block's limit for times set by the Redis clock (year 10889)
       finishedAt: 2 ** 32, // just past 32 bits
       runAt: 2 ** 32 - 1,
-      token: 2 ** 53 - 2,
+      token: 2 ** 48 - 1, // and for lease tokens
       timeout: 2 ** 31,
       maxAttempts: 1_000_000,
       attempt: 999_999,
@@ -193,14 +203,20 @@ describe('encodeRecord / decodeRecord: the header', () => {
     expectSameHeader(decodeRecord(encodeRecord(sent, Buffer.alloc(0))).header, sent);
   });
 
-  it('starts with the format byte and a big-endian header length that matches the layout', () => {
+  it('starts with the format byte, the fixed block and a big-endian length that matches the layout', () => {
     const payload = encodeValue({ hello: 'world' });
-    const rec = encodeRecord(header(), payload);
+    const sent = header({ state: 'active', attempt: 3, token: 2 ** 40 + 5, startedAt: 1_763_942_400_123, cancelRequested: true, dedupeFor: 10 });
+    const rec = encodeRecord(sent, payload);
     expect(rec[0]).toBe(RECORD_FORMAT);
-    const headLength = rec.readUInt16BE(1);
-    expect(rec.length).toBe(3 + headLength + payload.length);
-    expect(Array.isArray(decodeValue(rec.subarray(3, 3 + headLength)))).toBe(true);
-    expect(rec.subarray(3 + headLength).equals(payload)).toBe(true);
+    expect(rec[1]).toBe(STATE_CODES.indexOf('active'));
+    expect(rec[2]).toBe(1 | 2); // cancellation requested, has a dedupeFor
+    expect(rec.readUInt32BE(3)).toBe(3);
+    expect(rec.readUIntBE(7, 6)).toBe(2 ** 40 + 5);
+    expect(rec.readUIntBE(13, 6)).toBe(1_763_942_400_123);
+    const coldLength = rec.readUInt16BE(25);
+    expect(rec.length).toBe(27 + coldLength + payload.length);
+    expect(Array.isArray(decodeValue(rec.subarray(27, 27 + coldLength)))).toBe(true);
+    expect(rec.subarray(27 + coldLength).equals(payload)).toBe(true);
   });
 });
 
@@ -286,28 +302,31 @@ describe('encodeRecord / decodeRecord: the payload bytes', () => {
 });
 
 describe('decodeRecord rejects garbage with CORRUPT_RECORD', () => {
-  // The header array of a valid record, as plain values, to derive broken variants from.
+  // The msgpack part of a valid record, as plain values, to derive broken variants from: its
+  // fields are maxAttempts, createdAt, runAt, timeout, backoff (4), priority, error, dedupeFor.
   const valid = encodeRecord(header(), Buffer.alloc(0));
-  const validFields = decodeValue(valid.subarray(3, 3 + valid.readUInt16BE(1))) as unknown[];
+  const validFields = decodeValue(valid.subarray(27, 27 + valid.readUInt16BE(25))) as unknown[];
   const validHead = encodeValue(validFields);
-  /** The valid header with field `index` (0-based, = Lua's H_* - 1) replaced. */
+  /** The valid msgpack part with field `index` (0-based, in the order above) replaced. */
   const withField = (index: number, value: unknown) => encodeValue(validFields.map((v, i) => (i === index ? value : v)));
-  const STATE = 0;
-  const ATTEMPT = 1;
-  const BACKOFF_TYPE = 9;
+  /** The valid fixed block with its state byte replaced. */
+  const withState = (code: number) => Buffer.concat([Buffer.from([code]), VALID_HOT.subarray(1)]);
+  const MAX_ATTEMPTS = 0;
+  const BACKOFF_TYPE = 4;
 
   it('sanity: the rebuilt valid header decodes', () => {
     expect(decodeRecord(rawRecord(validHead, encodeValue('p'))).header).toEqual(header());
-    expect(decodeRecord(rawRecord(withField(STATE, 3))).header.state).toBe('completed');
+    expect(decodeRecord(rawRecord(validHead, Buffer.alloc(0), RECORD_FORMAT, validHead.length, withState(3))).header.state).toBe('completed');
   });
 
   it('an empty buffer', () => expectCorrupt(Buffer.alloc(0)));
   it('a buffer shorter than the prefix', () => {
     expectCorrupt(Buffer.from([RECORD_FORMAT]));
     expectCorrupt(Buffer.from([RECORD_FORMAT, 0]));
+    expectCorrupt(valid.subarray(0, 26));
   });
   it('a wrong format byte', () => {
-    for (const format of [0, 2, 0x7f, 0xff]) expectCorrupt(rawRecord(validHead, Buffer.alloc(0), format));
+    for (const format of [0, 1, 3, 0x7f, 0xff]) expectCorrupt(rawRecord(validHead, Buffer.alloc(0), format));
   });
   it('a header length beyond the end of the record (truncated header)', () => {
     expectCorrupt(rawRecord(validHead.subarray(0, validHead.length - 3), Buffer.alloc(0), RECORD_FORMAT, validHead.length));
@@ -327,8 +346,8 @@ describe('decodeRecord rejects garbage with CORRUPT_RECORD', () => {
     expectCorrupt(rawRecord(encodeValue([])));
   });
   it('a header with an unknown state code', () => {
-    for (const code of [7, 99, -1, 1.5]) {
-      expectCorrupt(rawRecord(withField(STATE, code)));
+    for (const code of [7, 99, 0xff]) {
+      expectCorrupt(rawRecord(validHead, Buffer.alloc(0), RECORD_FORMAT, validHead.length, withState(code)));
     }
   });
   it('a header with an unknown backoff code', () => {
@@ -336,9 +355,9 @@ describe('decodeRecord rejects garbage with CORRUPT_RECORD', () => {
     expectCorrupt(rawRecord(withField(BACKOFF_TYPE, -1)));
   });
   it('a header with a string where a number belongs', () => {
-    expectCorrupt(rawRecord(withField(ATTEMPT, 'x')));
-    expectCorrupt(rawRecord(withField(STATE, '0')));
-    expectCorrupt(rawRecord(withField(ATTEMPT, null)));
+    expectCorrupt(rawRecord(withField(MAX_ATTEMPTS, 'x')));
+    expectCorrupt(rawRecord(withField(MAX_ATTEMPTS, '0')));
+    expectCorrupt(rawRecord(withField(MAX_ATTEMPTS, null)));
   });
   it('names the job in the error', () => expectCorrupt(Buffer.from('not a record'), 'job-7'));
 
@@ -444,7 +463,7 @@ return header[H_ATTEMPT]
       state: 'failed',
       attempt: 0,
       createdAt: 8.64e15,
-      startedAt: Number.MAX_SAFE_INTEGER,
+      startedAt: 2 ** 48 - 1,
       finishedAt: 2 ** 32,
       runAt: 2 ** 40 + 1,
       token: 2 ** 31,
@@ -474,30 +493,39 @@ return header[H_ATTEMPT]
   // where a number belongs used to reach the arithmetic of the scripts (failing a fetch after
   // its pop, which lost the popped jobs), and an unknown state left a job in no structure.
   it.each([
-    ['the attempt is a string', 1, 'x'],
-    ['the token is a string of digits', 3, '7'],
-    ['the max attempts is nil', 2, null],
-    ['the priority is an array', 13, [1]],
-    ['the dedupe window is a boolean', 16, true],
-    ['the state code is 7', 0, 7],
-    ['the state code is -1', 0, -1],
-    ['the state code is 1.5', 0, 1.5],
-    ['the error is a number', 14, 42],
-    ['the backoff code is 5', 9, 5],
+    ['the max attempts is a string', 0, 'x'],
+    ['the created time is a string of digits', 1, '7'],
+    ['the max attempts is nil', 0, null],
+    ['the priority is an array', 8, [1]],
+    ['the dedupe window is a boolean', 10, true],
+    ['the error is a number', 9, 42],
+    ['the backoff code is 5', 4, 5],
   ] as const)('read_record refuses a header where %s', async (_label, index, value) => {
     const valid = encodeRecord(header(), Buffer.alloc(0));
-    const fields = decodeValue(valid.subarray(3, 3 + valid.readUInt16BE(1))) as unknown[];
+    const fields = decodeValue(valid.subarray(27, 27 + valid.readUInt16BE(25))) as unknown[];
     fields[index] = value;
     const keys = queueKeys(uniquePrefix('rec'), 'lua-q');
     await redis.hset(keys.jobs, 'job-1', rawRecord(encodeValue(fields), encodeValue('payload')));
     const keyList = queueKeyList(keys);
     await expect(redis.eval(script, keyList.length, ...keyList, 'job-1', 'e')).rejects.toThrow(/read_record: (job header|unknown job state|unknown backoff)/);
     // Node refuses it too (or, for the error field, reads no error).
-    if (index !== 14) expectCorrupt(rawRecord(encodeValue(fields)));
+    if (index !== 9) expectCorrupt(rawRecord(encodeValue(fields)));
+  });
+
+  it.each([7, 99, 255])('read_record refuses a fixed block with state code %i, as Node does', async (code) => {
+    const valid = encodeRecord(header(), Buffer.alloc(0));
+    const cold = valid.subarray(27);
+    const hot = Buffer.concat([Buffer.from([code]), VALID_HOT.subarray(1)]);
+    const record = rawRecord(cold, encodeValue('payload'), RECORD_FORMAT, cold.length, hot);
+    expectCorrupt(record);
+    const keys = queueKeys(uniquePrefix('rec'), 'lua-q');
+    await redis.hset(keys.jobs, 'job-1', record);
+    const keyList = queueKeyList(keys);
+    await expect(redis.eval(script, keyList.length, ...keyList, 'job-1', 'e')).rejects.toThrow(/read_record: unknown job state/);
   });
 
   it('read_record refuses a header followed by more msgpack values inside its length, as Node does', async () => {
-    const head = encodeRecord(header(), Buffer.alloc(0)).subarray(3);
+    const head = encodeRecord(header(), Buffer.alloc(0)).subarray(27);
     const padded = Buffer.concat([head, encodeValue(1)]);
     const record = rawRecord(padded, encodeValue('payload'));
     expectCorrupt(record);
