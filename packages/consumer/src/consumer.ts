@@ -682,7 +682,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       return;
     }
     this.#running.add(lease);
-    if (this.#recentCancels.delete(`${rt.keys.cancelChannel}\0${token}:${id}`)) this.#cancelRequested(lease);
+    if (this.#recentCancels.size > 0 && this.#recentCancels.delete(`${rt.keys.cancelChannel}\0${token}:${id}`)) this.#cancelRequested(lease);
     const timeout = header.timeout || this.#opts.timeout;
     if (timeout > 0 && !this.#pool) {
       // The try fails when the handler settles (its slot is free again), not earlier, so that a
@@ -712,20 +712,26 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       clearTimeout(lease.timer);
       this.#running.delete(lease);
     };
-    outcome
-      .then(
-        (result) => {
-          settled();
+    outcome.then(
+      (result) => {
+        settled();
+        try {
           if (lease.stopped) this.#decideStopped(lease);
           else this.#decide(lease, 'c', undefined, result);
-        },
-        (err: unknown) => {
-          settled();
+        } finally {
+          this.#wakeLoop?.();
+        }
+      },
+      (err: unknown) => {
+        settled();
+        try {
           if (lease.stopped) this.#decideStopped(lease);
           else this.#decide(lease, 'f', err);
-        },
-      )
-      .finally(() => this.#wakeLoop?.());
+        } finally {
+          this.#wakeLoop?.();
+        }
+      },
+    );
   }
 
   /** Stops a running try early: its signal aborts; the outcome is decided when it settles. */
