@@ -289,8 +289,9 @@ if want > 0 and meta[1] ~= '1' then
     end
   end
 end
--- More work than this consumer took: pass the wake-up on to the next idle consumer.
-if (readied or popped > 0) and strategy_count() > 0 then wake() end
+-- More work than this consumer took: pass the wake-up on to the next idle consumer. A pop that
+-- returned fewer jobs than asked for emptied the waiting line (no count needed then).
+if (readied or (popped > 0 and popped >= want)) and strategy_count() > 0 then wake() end
 
 if finished_completed then trim_finished(K_COMPLETED, now, keep_completed, completed_age, BATCH) end
 if finished_dead then trim_finished(K_DEAD, now, keep_dead, dead_age, BATCH) end
