@@ -130,8 +130,7 @@ for i = 0, n_reports - 1 do
   if kind ~= 'c' and redis.call('ZSCORE', K_ACTIVE, id) then
     local raw = redis.call('HGET', K_JOBS, id)
     local header, body = read_record(raw)
-    local _, _, _, held_token = rec_hot(raw)
-    if not header and held_token == token then
+    if not header and select(4, rec_hot(raw)) == token then
       -- Leased on its fixed block alone, the rest of the record turned out unreadable (the
       -- consumer could not decode it): it can never run.
       redis.call('ZREM', K_ACTIVE, id)

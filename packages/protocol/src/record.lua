@@ -73,7 +73,8 @@ local function read_record(rec)
     if type(header[i]) ~= 'number' and i ~= H_ERROR then return nil, 'job header field ' .. i .. ' is not a number' end
   end
   local err = header[H_ERROR]
-  if state < S_WAITING or state > S_CANCELLED or state % 1 ~= 0 then return nil, 'unknown job state code ' .. state end
+  -- The fixed block holds unsigned integers: only too large a state code is possible.
+  if state > S_CANCELLED then return nil, 'unknown job state code ' .. state end
   local backoff = header[H_BACKOFF_TYPE]
   if backoff < 0 or backoff > 2 or backoff % 1 ~= 0 then return nil, 'unknown backoff code ' .. backoff end
   if err ~= false and type(err) ~= 'string' then return nil, 'job header error field is not a string' end
@@ -119,9 +120,14 @@ end
 -- field 'e' (its type), then 'j' (job id) and its own fields; readers split entries there.
 local events_on = nil
 local pending_events = {}
-local function emit(kind, id, ...)
+-- Whether the queue keeps an event feed (read once per call).
+local function events_enabled()
   if events_on == nil then events_on = redis.call('HGET', K_META, 'events') ~= '0' end
-  if not events_on then return end
+  return events_on
+end
+
+local function emit(kind, id, ...)
+  if not events_enabled() then return end
   local n = #pending_events
   pending_events[n + 1] = 'e'
   pending_events[n + 2] = kind
@@ -138,8 +144,7 @@ end
 -- one event per job, so what they see is the same.
 local run_kind, run_attempt, run_next, run_end, run_count_at = nil, nil, nil, 0, nil
 local function emit_run(kind, id, attempt)
-  if events_on == nil then events_on = redis.call('HGET', K_META, 'events') ~= '0' end
-  if not events_on then return end
+  if not events_enabled() then return end
   local n = #pending_events
   local num = tonumber(id)
   if run_end == n and n > 0 and num == run_next and kind == run_kind and attempt == run_attempt then
