@@ -475,6 +475,10 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     let failures = 0;
     let failed: unknown;
     let idle = false;
+    // One round at a time until a round comes back full: a second round overlapping the first
+    // pays off only with a backlog. At low load (a wake-up for a job or two) it would be a
+    // wasted step call per job, with its Redis and client work.
+    let single = true;
     let nextDueIn = Number.POSITIVE_INFINITY;
     const inflight = new Set<Promise<void>>();
     while (this.#state === 'running') {
@@ -487,7 +491,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         continue;
       }
       const free = this.#opts.concurrency - this.#running.size - this.#reserved;
-      if (inflight.size < MAX_ROUNDS && ((free > 0 && !idle) || this.#hasReports())) {
+      if (inflight.size < (single ? 1 : MAX_ROUNDS) && ((free > 0 && !idle) || this.#hasReports())) {
         // Half the slots per round at most, so that two rounds can overlap.
         const ask = Math.min(free, Math.ceil(this.#opts.concurrency / MAX_ROUNDS));
         const round: Promise<void> = this.#round(ask).then(
@@ -498,8 +502,12 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
             // step per job at low load, not two.
             if (result.wanted > 0 && result.leased < result.wanted) {
               idle = true;
+              single = true;
               nextDueIn = result.nextDueIn;
-            } else if (result.leased > 0) idle = false;
+            } else if (result.leased > 0) {
+              idle = false;
+              single = false;
+            }
           },
           (err: unknown) => {
             failed = err;
