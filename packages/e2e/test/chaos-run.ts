@@ -255,7 +255,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     })();
 
     // The Redis faults, in order, at fixed points of the production period.
-    const leasedNow = () => within(direct.zcard(keys.active), 10_000, 'ZCARD active');
+    const leasedNow = () => within(direct.zcount(keys.active, '-inf', '(+inf'), 10_000, 'ZCOUNT active');
     faultLoop = (async () => {
       const at = (fraction: number) => sleep(Math.max(0, producerStart + fraction * o.seconds * 1000 - Date.now()));
       const redisKill = async () => {

@@ -486,7 +486,8 @@ export function runStrategyConformance(options: StrategyConformanceOptions): voi
       const activeKey = `${c.prefix}:{${c.queue.name}}:active`;
       await waitUntil(
         async () => {
-          const latest = await client.zrange(activeKey, -1, -1, 'WITHSCORES'); // [id, deadline]
+          // The latest deadline [id, deadline], below the set's anchor (deadline +inf, not a job).
+          const latest = await client.zrevrangebyscore(activeKey, '(+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, 1);
           const [s, us] = await client.time();
           return latest.length === 0 || Number(s) * 1000 + Number(us) / 1000 > Number(latest[1]) + 5;
         },

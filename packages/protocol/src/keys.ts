@@ -35,7 +35,10 @@ export interface QueueKeys {
   readonly jobs: string;
   /** the strategy's structure of waiting job ids (a list for fifo) */
   readonly waiting: string;
-  /** sorted set: job id -> lease deadline (ms) */
+  /**
+   * sorted set: job id -> lease deadline (ms), plus one anchor member (300 characters, deadline
+   * +inf) that keeps it in Redis's skiplist encoding; count leases with ZCOUNT -inf (+inf
+   */
   readonly active: string;
   /** sorted set: job id -> time it becomes due (ms) */
   readonly delayed: string;
