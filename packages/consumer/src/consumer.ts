@@ -110,33 +110,25 @@ interface Report {
  */
 function packReports(reports: readonly Report[]): Buffer {
   let size = 0;
-  const ids: Buffer[] = [];
-  const messages: (Buffer | undefined)[] = [];
   for (const r of reports) {
-    const id = Buffer.from(r.lease.job.id);
-    const message = r.message === '' ? undefined : Buffer.from(r.message);
-    ids.push(id);
-    messages.push(message);
-    size += 25 + id.length + (message?.length ?? 0) + r.resultBytes.length;
+    size += 25 + Buffer.byteLength(r.lease.job.id) + (r.message === '' ? 0 : Buffer.byteLength(r.message)) + r.resultBytes.length;
   }
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  reports.forEach((r, i) => {
-    const id = ids[i] as Buffer;
-    const message = messages[i];
-    out.write(r.kind, at, 'latin1');
+  for (const r of reports) {
+    out[at] = r.kind.charCodeAt(0);
     out.writeUIntBE(r.lease.job.token, at + 1, 6);
     out.writeUIntBE(Math.min(Math.max(0, Math.round(r.delay)), 2 ** 48 - 1), at + 7, 6);
-    out.writeUInt32BE(id.length, at + 13);
-    at += 17;
-    at += id.copy(out, at);
-    out.writeUInt32BE(message?.length ?? 0, at);
-    at += 4;
-    if (message) at += message.copy(out, at);
+    const idLength = out.write(r.lease.job.id, at + 17);
+    out.writeUInt32BE(idLength, at + 13);
+    at += 17 + idLength;
+    const messageLength = r.message === '' ? 0 : out.write(r.message, at + 4);
+    out.writeUInt32BE(messageLength, at);
+    at += 4 + messageLength;
     out.writeUInt32BE(r.resultBytes.length, at);
     at += 4;
     if (r.resultBytes !== '') at += r.resultBytes.copy(out, at);
-  });
+  }
   return out;
 }
 
@@ -181,6 +173,30 @@ function signalOf(lease: Lease): AbortSignal {
     if (lease.abortReason !== undefined) lease.controller.abort(lease.abortReason);
   }
   return lease.controller.signal;
+}
+
+/**
+ * A try's handler context. `signal` and `progress` are made on first use: most handlers use
+ * neither, and a consumer at full speed starts tens of thousands of tries a second.
+ */
+class TryContext implements HandlerContext {
+  readonly #lease: Lease;
+  readonly #report: (lease: Lease, value: unknown) => void;
+  #progress: ((value: unknown) => void) | undefined;
+
+  constructor(lease: Lease, report: (lease: Lease, value: unknown) => void) {
+    this.#lease = lease;
+    this.#report = report;
+  }
+
+  get signal(): AbortSignal {
+    return signalOf(this.#lease);
+  }
+
+  /** A function of its own, so that it works destructured (`{ progress }`). */
+  get progress(): (value: unknown) => void {
+    return (this.#progress ??= (value: unknown) => this.#report(this.#lease, value));
+  }
 }
 
 /** A new connection like `client`, with `overrides` (for a Cluster: on every node). */
@@ -699,12 +715,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         this.#stop(lease, new DocketError('TIMEOUT', `Job "${id}" try ${header.attempt} timed out after ${timeout} ms`, { jobId: id, queue: rt.def.name }));
       }, Math.min(timeout, MAX_TIMER_MS));
     }
-    const context: HandlerContext = {
-      get signal() {
-        return signalOf(lease);
-      },
-      progress: (value) => this.#progress(lease, value),
-    };
+    const context = new TryContext(lease, this.#reportProgress);
     let outcome: Promise<unknown>;
     try {
       // The pool enforces the timeout itself: it kills the thread, then rejects with TIMEOUT.
@@ -799,6 +810,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   }
 
   /** Stores the latest progress value (one send at a time per try; only the newest value is sent). */
+  readonly #reportProgress = (lease: Lease, value: unknown): void => this.#progress(lease, value);
+
   #progress(lease: Lease, value: unknown): void {
     if (lease.reported || lease.lost) return;
     const bytes = encodeChecked(value, MAX_PROGRESS_BYTES, 'progress value', 'the limit for progress values');
