@@ -56,6 +56,29 @@ describe('the event feed', () => {
     await producer.close();
   });
 
+  it('announces the jobs of one enqueueMany in order, mixing generated ids, given ids, duplicates and delays', async () => {
+    const prefix = uniquePrefix();
+    const queue = defineQueue(`ev-mixed-${prefix}`);
+    const producer = new Producer({ connection: redis.url, prefix });
+    const { events, seen } = await record({ connection: redis.url, prefix, queue });
+    await producer.enqueue(queue, {}, { id: 'taken' });
+    // Generated ids are written as runs with a count (readers expand them): the runs must
+    // break and resume around the other jobs without losing or reordering an event.
+    const specs = [{}, {}, { id: 'given' }, {}, { delay: 60_000 }, {}, {}, { id: 'taken' }, {}, { priority: 0 }, {}];
+    const jobs = await producer.enqueueMany(queue, specs.map((opts) => ({ payload: {}, opts })));
+    const created = jobs.filter((j) => j.created).map((j) => j.id);
+    expect(created).toHaveLength(specs.length - 1); // all but the second 'taken'
+    await waitUntil(() => seen.filter((e) => e.type === 'enqueued').length === created.length + 1, { what: 'every enqueued event' });
+    await sleep(100); // nothing more may arrive
+    const enqueued = seen.filter((e) => e.type === 'enqueued');
+    expect(enqueued.map((e) => e.jobId)).toEqual(['taken', ...created]);
+    const delayedId = jobs[4]?.id as string;
+    expect(enqueued.find((e) => e.jobId === delayedId)?.runAt).toBeGreaterThan(Date.now() + 50_000);
+    expect(enqueued.filter((e) => e.jobId !== delayedId).every((e) => e.runAt === undefined)).toBe(true);
+    await events.close();
+    await producer.close();
+  });
+
   it('announces a delayed job with its runAt, then runs it', async () => {
     const prefix = uniquePrefix();
     const queue = defineQueue(`ev-delayed-${prefix}`);

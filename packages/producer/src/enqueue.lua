@@ -22,14 +22,16 @@ local specs, records_in = {}, {}
 local generated = 0
 local blob, pos = ARGV[2], 1
 for i = 1, n do
-  local len
-  len, pos = struct.unpack('>I2', blob, pos)
-  local spec = len > 0 and string.sub(blob, pos, pos + len - 1) or ''
-  pos = pos + len
-  len, pos = struct.unpack('>I4', blob, pos)
-  records_in[i] = string.sub(blob, pos, pos + len - 1)
-  pos = pos + len
-  if spec == '' then
+  -- A plain job (empty spec, the common case) reads both lengths in one unpack.
+  local len, rec_len, after = struct.unpack('>I2I4', blob, pos)
+  local spec = ''
+  if len > 0 then
+    spec = string.sub(blob, pos + 2, pos + 1 + len)
+    rec_len, after = struct.unpack('>I4', blob, pos + 2 + len)
+  end
+  records_in[i] = string.sub(blob, after, after + rec_len - 1)
+  pos = after + rec_len
+  if len == 0 then
     generated = generated + 1
   else
     local delay, priority, id = string.match(spec, '^(%d+):(%-?%d+):(.*)$')
@@ -43,9 +45,16 @@ if generated > 0 then next_id = redis.call('HINCRBY', K_META, 'ids', generated) 
 local first_generated = next_id
 
 local out = {}
+local all_created = true
 local records, ready, priorities = {}, {}, {}
 local added = {} -- caller-given ids created by this call (a batch may repeat one)
 local dedupe_trimmed = false
+-- Consecutive generated ids of ready jobs, whose 'enqueued' events are added as one run.
+local run_first, run_count = 0, 0
+local function flush_run()
+  emit_run_range('enqueued', run_first, run_count, nil)
+  run_count = 0
+end
 for i = 1, n do
   local spec = specs[i]
   local record = records_in[i]
@@ -53,9 +62,11 @@ for i = 1, n do
   if spec then
     id, delay, priority = spec[1], spec[2], spec[3]
   end
+  local generated_id = false
   if id == nil or id == '' then
     next_id = next_id + 1
     id = tostring(next_id)
+    generated_id = true
   elseif added[id] or redis.call('HEXISTS', K_JOBS, id) == 1 then
     created = 0
   else
@@ -67,6 +78,7 @@ for i = 1, n do
   end
   if created == 1 then
     if delay > 0 then
+      flush_run() -- events stay in job order
       local header, body = read_record(record)
       if not header then return redis.error_reply('ERR docket enqueue: ' .. body) end
       header[H_RUN_AT] = now + delay
@@ -78,15 +90,25 @@ for i = 1, n do
       records[#records + 1] = record
       ready[#ready + 1] = id
       priorities[#priorities + 1] = priority
-      emit_run('enqueued', id, nil)
+      if generated_id and run_count > 0 and run_first + run_count == next_id then
+        run_count = run_count + 1
+      else
+        flush_run()
+        if generated_id then
+          run_first, run_count = next_id, 1
+        else
+          emit_run('enqueued', id, nil)
+        end
+      end
     end
   end
-  out[i] = created == 1 and '1' or '0'
+  if created == 1 then out[i] = '1' else out[i] = '0'; all_created = false end
 end
+flush_run()
 if #ready > 0 then
   call_chunked('HSET', K_JOBS, records, 2)
   strategy_push_many(ready, priorities)
   wake()
 end
 flush_events()
-return { first_generated, table.concat(out) }
+return { first_generated, all_created and string.rep('1', n) or table.concat(out) }

@@ -155,8 +155,10 @@ function packJobs(jobs: readonly PreparedJob[]): Buffer {
     at += 2 + specLength;
     out.writeUInt32BE(head.length + payload.length, at);
     at += 4;
-    at += head.copy(out, at);
-    at += payload.copy(out, at);
+    out.set(head, at);
+    at += head.length;
+    out.set(payload, at);
+    at += payload.length;
   }
   return out;
 }

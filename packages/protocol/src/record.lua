@@ -176,6 +176,24 @@ local function emit_run(kind, id, attempt)
   end
 end
 
+-- emit_run for `count` consecutive generated ids from the number `first`, in one go (an
+-- enqueue of a thousand jobs without ids adds one event with a count, not a thousand calls).
+local function emit_run_range(kind, first, count, attempt)
+  if count <= 0 or not events_enabled() then return end
+  emit_run(kind, tostring(first), attempt)
+  if count == 1 then return end
+  if run_count_at then
+    pending_events[run_count_at] = pending_events[run_count_at] + count - 1
+  else
+    local n = #pending_events
+    pending_events[n + 1] = 'n'
+    pending_events[n + 2] = count
+    run_count_at = n + 2
+    run_end = n + 2
+  end
+  run_next = first + count
+end
+
 local function flush_events()
   local n = #pending_events
   if n == 0 then return end
