@@ -46,7 +46,7 @@ do
     pos = pos + id_len
     local len
     len, pos = struct.unpack('>I4', blob, pos)
-    r_message[i] = string.sub(blob, pos, pos + len - 1)
+    r_message[i] = len > 0 and string.sub(blob, pos, pos + len - 1) or ''
     pos = pos + len
     len, pos = struct.unpack('>I4', blob, pos)
     r_result[i] = len > 0 and string.sub(blob, pos, pos + len - 1) or ''
@@ -261,6 +261,7 @@ if want > 0 and meta[1] ~= '1' then
     local recs = redis.call('HMGET', K_JOBS, unpack(ids))
     local last_token = redis.call('HINCRBY', K_META, 'tokens', popped)
     local records, deadlines = {}, {}
+    local nl = 0 -- jobs leased so far
     local deadline = now + lease_ms
     for k = 1, popped do
       local id, raw = ids[k], recs[k]
@@ -274,14 +275,11 @@ if want > 0 and meta[1] ~= '1' then
       if state and (state == S_WAITING or (state == S_FAILED and not redis.call('ZSCORE', K_DELAYED, id))) then
         local token = last_token - popped + k
         local rec = rec_patch(raw, S_ACTIVE, flags, attempt + 1, token, now, finished)
-        records[#records + 1] = id
-        records[#records + 1] = rec
-        deadlines[#deadlines + 1] = deadline
-        deadlines[#deadlines + 1] = id
+        nl = nl + 1
+        records[2 * nl - 1], records[2 * nl] = id, rec
+        deadlines[2 * nl - 1], deadlines[2 * nl] = deadline, id
         emit_run('active', id, attempt + 1)
-        leased[#leased + 1] = struct.pack('>I6I2I4', token, #id, #rec)
-        leased[#leased + 1] = id
-        leased[#leased + 1] = rec
+        leased[3 * nl - 2], leased[3 * nl - 1], leased[3 * nl] = struct.pack('>I6I2I4', token, #id, #rec), id, rec
       elseif state or not raw then
         -- Left behind by a lazy cancellation (see cancel.lua): skipped, and no longer counted.
         if tonumber(redis.call('HGET', K_META, 'ghosts') or '0') > 0 then redis.call('HINCRBY', K_META, 'ghosts', -1) end

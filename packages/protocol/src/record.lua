@@ -50,8 +50,9 @@ local function rec_hot(rec)
 end
 
 -- The record with a new fixed block (the rest, payload included, is copied as it is).
+local PATCH_FORMAT = '>B' .. string.sub(HOT_FORMAT, 2) -- the format byte, then the fixed block
 local function rec_patch(rec, state, flags, attempt, token, started, finished)
-  return string.char(RECORD_FORMAT) .. struct.pack(HOT_FORMAT, state, flags, attempt, token, started, finished) .. string.sub(rec, HOT_END)
+  return struct.pack(PATCH_FORMAT, RECORD_FORMAT, state, flags, attempt, token, started, finished) .. string.sub(rec, HOT_END)
 end
 
 -- Returns header, body; or nil, reason when the record cannot be read. Refuses whatever Node's
@@ -144,7 +145,8 @@ end
 -- one event per job, so what they see is the same.
 local run_kind, run_attempt, run_next, run_end, run_count_at = nil, nil, nil, 0, nil
 local function emit_run(kind, id, attempt)
-  if not events_enabled() then return end
+  if events_on == nil then events_enabled() end
+  if not events_on then return end
   local n = #pending_events
   local num = tonumber(id)
   if run_end == n and n > 0 and num == run_next and kind == run_kind and attempt == run_attempt then
