@@ -608,11 +608,15 @@ async function main(): Promise<void> {
     bulk = rates(r, 'total');
   }
   if (ONLY.has('process')) {
-    log(`3a. process ${fmt(P.processJobs)} pre-filled no-op jobs, one consumer process, concurrency ${CONCURRENCY}${roundsNote}`);
-    const r50 = await interleaved('process c50', P.rounds, (lib) => scenarioProcess(ctx, lib, CONCURRENCY, split(P.processJobs), P.warmJobs), rate);
+    // Unlike the others, a process round is not a share: every round is the whole scenario
+    // (all the jobs through one consumer process), as the scenario is defined; rounds only
+    // spread the runs of the libraries over time.
+    const eachRound = P.rounds > 1 ? `, in ${P.rounds} interleaved rounds of all the jobs each` : '';
+    log(`3a. process ${fmt(P.processJobs)} pre-filled no-op jobs, one consumer process, concurrency ${CONCURRENCY}${eachRound}`);
+    const r50 = await interleaved('process c50', P.rounds, (lib) => scenarioProcess(ctx, lib, CONCURRENCY, P.processJobs, P.warmJobs), rate);
     c50 = rates(r50, 'total');
-    log(`3b. process ${fmt(P.processJobsC1)} pre-filled no-op jobs, one consumer process, concurrency 1${roundsNote}`);
-    const r1 = await interleaved('process c1', P.rounds, (lib) => scenarioProcess(ctx, lib, 1, split(P.processJobsC1), Math.round(P.warmJobs / 2)), rate);
+    log(`3b. process ${fmt(P.processJobsC1)} pre-filled no-op jobs, one consumer process, concurrency 1${eachRound}`);
+    const r1 = await interleaved('process c1', P.rounds, (lib) => scenarioProcess(ctx, lib, 1, P.processJobsC1, Math.round(P.warmJobs / 2)), rate);
     c1 = rates(r1, 'total');
   }
   if (ONLY.has('latency')) {
@@ -772,7 +776,7 @@ async function main(): Promise<void> {
 /** What the table cannot say: deliberate choices and the unfairness we could not remove. */
 const NOTES = [
   'Order: docket, BullMQ, Bee-Queue in every scenario; the Redis is emptied (FLUSHALL on the private server) before and after each library.',
-  'Rounds (full run: 2): the enqueue, bulk, process and latency scenarios run as interleaved rounds (docket, BullMQ, Bee-Queue, docket, BullMQ, Bee-Queue), each round with its share of the jobs (or seconds) and its own warm-up; a rate is total jobs ÷ total measured seconds, latency percentiles are over the pooled samples. A noisy moment on the shared machine then hits the libraries more evenly.',
+  'Rounds (full run: 2): the enqueue, bulk, process and latency scenarios run as interleaved rounds (docket, BullMQ, Bee-Queue, docket, BullMQ, Bee-Queue), each with its own warm-up; an enqueue, bulk or latency round has its share of the jobs (or seconds), a process round runs all of the scenario\'s jobs through one consumer process, as the scenario is defined; a rate is total jobs ÷ total measured seconds, latency percentiles are over the pooled samples. A noisy moment on the shared machine then hits the libraries more evenly.',
   'Settings are each library\'s defaults except removal of finished jobs: BullMQ job options removeOnComplete/removeOnFail: true (via the Queue\'s defaultJobOptions, so they are stored with each job); Bee-Queue removeOnSuccess/removeOnFailure: true; docket keepCompleted/keepDead { count: 0 }.',
   'Defaults kept even where they cost a library something: docket\'s producer batches the enqueues of one event-loop turn into one script call (its default), BullMQ\'s Queue sends one call per job (its default); Bee-Queue\'s producer keeps its defaults isWorker/getEvents/storeJobs: true (an extra blocking connection, a pub/sub subscription, and a Map of the jobs it created until they finish); all three write per-job events by default (docket and BullMQ to a capped stream, Bee-Queue with PUBLISH).',
   'Consumers run in their own forked process; the parent only enqueues and measures. Producer, consumer and Redis share the same (2-core, shared) machine, so they compete for CPU: a library that burns more client CPU also slows Redis down.',
