@@ -15,7 +15,12 @@
 -- Cost: generated ids are reserved with one call, and ready jobs are stored and pushed with a
 -- few calls per thousand, so the work per job is a handful of table writes.
 local n = tonumber(ARGV[1])
-local now = now_ms()
+-- The Redis clock, read on first use: a chunk of plain jobs (no ids, no delays) never needs it.
+local now = nil
+local function clock()
+  if not now then now = now_ms() end
+  return now
+end
 
 -- Parse the specs once; count the ids to generate so they are reserved in one call.
 local specs, records_in = {}, {}
@@ -71,7 +76,7 @@ for i = 1, n do
     created = 0
   else
     if not dedupe_trimmed then
-      redis.call('ZREMRANGEBYSCORE', K_DEDUPE, '-inf', now)
+      redis.call('ZREMRANGEBYSCORE', K_DEDUPE, '-inf', clock())
       dedupe_trimmed = true
     end
     if redis.call('ZSCORE', K_DEDUPE, id) then created = 0 else added[id] = true end
@@ -81,7 +86,7 @@ for i = 1, n do
       flush_run() -- events stay in job order
       local header, body = read_record(record)
       if not header then return redis.error_reply('ERR docket enqueue: ' .. body) end
-      header[H_RUN_AT] = now + delay
+      header[H_RUN_AT] = clock() + delay
       write_record(id, header, body)
       schedule_delayed(id, now + delay)
       emit('enqueued', id, 'd', now + delay)

@@ -215,7 +215,8 @@ end
 -- Wakes one idle consumer. The wake list never holds more than one token, so it stays
 -- bounded when no consumer is listening.
 local function wake()
-  if redis.call('LLEN', K_WAKE) == 0 then redis.call('RPUSH', K_WAKE, '1') end
+  -- One call in the common case (an idle consumer took the last token, the list is empty).
+  if redis.call('RPUSH', K_WAKE, '1') > 1 then redis.call('LTRIM', K_WAKE, 0, 0) end
 end
 
 -- Puts a job in the delayed set; wakes a consumer if it is now the earliest, so that idle
