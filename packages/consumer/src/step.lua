@@ -206,11 +206,10 @@ if #due > 0 then redis.call('ZREM', K_DELAYED, unpack(due)) end
 -- Expired leases: the consumer died or stalled. The try counts; the job is handed out again
 -- (first in line where the strategy allows) or, on its last attempt, buried.
 local expired = {}
-local ACTIVE_ANCHOR = '~docket: the active set anchor~' .. string.rep('~', 269) -- 300 characters
 if housekeeping then
-  -- The anchor: one member longer than any job id (ids have at most 256 characters), with an
-  -- infinite deadline, so it never expires and is never counted (counts use ZCOUNT up to, not
-  -- including, +inf). It keeps the set in Redis's skiplist encoding: without it, a set of a few
+  -- The anchor (record.lua): one member longer than any job id, with an infinite deadline, so
+  -- it never expires and is never counted (counts subtract it). It keeps the set in Redis's
+  -- skiplist encoding: without it, a set of a few
   -- dozen leases is a listpack, where each ZADD, ZMSCORE and ZREM member is a linear scan (at
   -- concurrency 50, the lease ZADD alone was about a seventh of a job's Redis time).
   redis.call('ZADD', K_ACTIVE, 'NX', 'inf', ACTIVE_ANCHOR)

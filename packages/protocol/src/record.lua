@@ -28,6 +28,10 @@ local HEADER_FIELDS = 17
 
 local EVENTS_MAX_LEN = 10000
 
+-- The active set's anchor (see step.lua's housekeeping): longer than any job id (ids have at
+-- most 256 characters), deadline +inf; it keeps the set in Redis's skiplist encoding.
+local ACTIVE_ANCHOR = '~docket: the active set anchor~' .. string.rep('~', 269) -- 300 characters
+
 -- pcall's status and first result, and how many more results there were.
 local function first_of(ok, first, ...)
   return ok, first, select('#', ...)
@@ -171,7 +175,9 @@ local function emit_run(kind, id, attempt)
     pending_events[n + 2] = attempt
     n = n + 2
   end
-  if num and tostring(num) == id then
+  -- Only ids written the way generated ids are (1, 2, ...) start a run: readers rebuild the
+  -- ids of a run by counting up from its first one ('-0' or '-5' would come back changed).
+  if num and num >= 1 and tostring(num) == id then
     run_kind, run_attempt, run_next, run_end, run_count_at = kind, attempt, num + 1, n, nil
   else
     run_end = -1
@@ -216,7 +222,9 @@ end
 -- bounded when no consumer is listening.
 local function wake()
   -- One call in the common case (an idle consumer took the last token, the list is empty).
-  if redis.call('RPUSH', K_WAKE, '1') > 1 then redis.call('LTRIM', K_WAKE, 0, 0) end
+  -- LPOP, not LTRIM: no command beyond what older versions used (a locked-down ACL user must
+  -- not find a script failing halfway, after its writes, on an upgrade).
+  if redis.call('RPUSH', K_WAKE, '1') > 1 then redis.call('LPOP', K_WAKE) end
 end
 
 -- Puts a job in the delayed set; wakes a consumer if it is now the earliest, so that idle
