@@ -180,6 +180,8 @@ function signalOf(lease: Lease): AbortSignal {
  * neither, and a consumer at full speed starts tens of thousands of tries a second.
  */
 class TryContext implements HandlerContext {
+  declare readonly signal: AbortSignal;
+  declare readonly progress: (value: unknown) => void;
   readonly #lease: Lease;
   readonly #report: (lease: Lease, value: unknown) => void;
   #progress: ((value: unknown) => void) | undefined;
@@ -187,16 +189,27 @@ class TryContext implements HandlerContext {
   constructor(lease: Lease, report: (lease: Lease, value: unknown) => void) {
     this.#lease = lease;
     this.#report = report;
+    // Own, enumerable accessors (a wrapper may pass on `{ ...context, more }`), from shared
+    // descriptors: no closure per try.
+    Object.defineProperties(this, TryContext.#props);
   }
 
-  get signal(): AbortSignal {
-    return signalOf(this.#lease);
-  }
-
-  /** A function of its own, so that it works destructured (`{ progress }`). */
-  get progress(): (value: unknown) => void {
-    return (this.#progress ??= (value: unknown) => this.#report(this.#lease, value));
-  }
+  static readonly #props: PropertyDescriptorMap = {
+    signal: {
+      enumerable: true,
+      get(this: TryContext): AbortSignal {
+        return signalOf(this.#lease);
+      },
+    },
+    progress: {
+      enumerable: true,
+      get(this: TryContext): (value: unknown) => void {
+        const lease = this.#lease;
+        const report = this.#report;
+        return (this.#progress ??= (value: unknown) => report(lease, value));
+      },
+    },
+  };
 }
 
 /** A new connection like `client`, with `overrides` (for a Cluster: on every node). */

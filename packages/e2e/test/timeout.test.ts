@@ -16,6 +16,35 @@ afterAll(() => redis.stop());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a job with a timeout', () => {
+  it('reaches a handler that got a copy of its context ({ ...context }): signal and progress still work', async () => {
+    const prefix = uniquePrefix();
+    const queue = defineQueue(`timeout-copy-${prefix}`);
+    const producer = new Producer({ connection: redis.url, prefix });
+    const progress: unknown[] = [];
+    const codes: unknown[] = [];
+    // A wrapper that passes the context on with something added, as middleware does.
+    const inner = async (copy: { signal: AbortSignal; progress: (value: unknown) => void; note: string }) => {
+      copy.progress({ note: copy.note });
+      await new Promise((resolve) => copy.signal.addEventListener('abort', resolve, { once: true }));
+      codes.push((copy.signal.reason as { code?: unknown }).code);
+      throw copy.signal.reason;
+    };
+    const consumer = new Consumer({
+      connection: redis.url,
+      prefix,
+      queues: [queue],
+      handler: async (_job, context) => inner({ ...context, note: 'copied' }),
+    });
+    consumer.on('progress', (_job, value) => progress.push(value));
+    await consumer.start();
+    await producer.enqueue(queue, {}, { timeout: 200, attempts: 1 });
+    await waitUntil(() => codes.length === 1, { what: 'the copied signal to abort' });
+    expect(codes).toEqual(['TIMEOUT']);
+    expect(progress).toEqual([{ note: 'copied' }]);
+    await consumer.close();
+    await producer.close();
+  });
+
   it('aborts a handler that respects its signal: each try fails with TIMEOUT, retried per attempts, then dead', async () => {
     const prefix = uniquePrefix();
     const queue = defineQueue(`timeout-a-${prefix}`);
