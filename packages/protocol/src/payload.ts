@@ -71,8 +71,9 @@ function findUnencodable(value: unknown, path: string, depth: number, seen: Set<
  * per field (the common case, on every enqueue). The ancestors on the current path are kept in
  * one reused array instead of a Set per call; a value is only checked for a cycle against them.
  */
-const ancestors: object[] = [];
-function encodable(value: unknown, depth: number): boolean {
+const shared: object[] = [];
+let walking = false;
+function encodable(value: unknown, depth: number, ancestors: object[]): boolean {
   switch (typeof value) {
     case 'number':
     case 'string':
@@ -91,14 +92,14 @@ function encodable(value: unknown, depth: number): boolean {
   ancestors.push(obj);
   try {
     if (Array.isArray(obj)) {
-      for (let i = 0; i < obj.length; i++) if (!encodable(obj[i], depth + 1)) return false;
+      for (let i = 0; i < obj.length; i++) if (!encodable(obj[i], depth + 1, ancestors)) return false;
     } else if (obj instanceof Map) {
-      for (const [k, v] of obj) if (k === '__proto__' || !encodable(v, depth + 1)) return false;
+      for (const [k, v] of obj) if (k === '__proto__' || !encodable(v, depth + 1, ancestors)) return false;
     } else if (obj instanceof Set) {
-      for (const v of obj) if (!encodable(v, depth + 1)) return false;
+      for (const v of obj) if (!encodable(v, depth + 1, ancestors)) return false;
     } else {
       for (const key of Object.keys(obj)) {
-        if (key === '__proto__' || !encodable((obj as Record<string, unknown>)[key], depth + 1)) return false;
+        if (key === '__proto__' || !encodable((obj as Record<string, unknown>)[key], depth + 1, ancestors)) return false;
       }
     }
   } finally {
@@ -117,10 +118,20 @@ function encodable(value: unknown, depth: number): boolean {
 export function encodeChecked(value: unknown, maxBytes: number, what = 'payload', limit = '`maxPayloadBytes`'): Buffer {
   let problem: string | undefined;
   try {
-    // The fast walk first; the one that names the problem only when there is one.
-    if (!encodable(value, 0)) problem = findUnencodable(value, what, 0, new Set()) ?? 'it changed while it was read (a getter or Proxy)';
+    // The fast walk first; the one that names the problem only when there is one. A call made
+    // from a getter during a walk (re-entrant) gets an ancestors list of its own.
+    const outer = walking;
+    const ancestors = outer ? [] : shared;
+    walking = true;
+    let ok: boolean;
+    try {
+      ok = encodable(value, 0, ancestors);
+    } finally {
+      walking = outer;
+      if (!outer) shared.length = 0; // a walk that threw left its path behind
+    }
+    if (!ok) problem = findUnencodable(value, what, 0, new Set()) ?? 'it changed while it was read (a getter or Proxy)';
   } catch (cause) {
-    ancestors.length = 0; // a walk that threw left its path behind
     // A getter that throws, a revoked Proxy: the value cannot be read, so it cannot be sent.
     throw new DocketError('NOT_ENCODABLE', `Cannot encode the ${what}: reading it threw ${describeThrown(cause)}`, { cause });
   }

@@ -194,6 +194,29 @@ describe('encodeChecked', () => {
     expect(decodeValue(encodeChecked(nested, LIMIT))).toEqual(nested);
   });
 
+  it('is not confused by a getter that encodes while a value is being checked (re-entrant call)', () => {
+    // The getter runs during the outer check, inside `root`: the inner check of `root` must not
+    // take the outer walk's path for a cycle, and the outer check must go on unharmed.
+    const root: Record<string, unknown> = { a: { b: 1 } };
+    let inner: Buffer | undefined;
+    let calls = 0;
+    Object.defineProperty(root, 'z', {
+      enumerable: true,
+      get() {
+        if (calls++ === 0) inner = encodeChecked(root, LIMIT);
+        return 2;
+      },
+    });
+    expect(decodeValue(encodeChecked(root, LIMIT))).toEqual({ a: { b: 1 }, z: 2 });
+    expect(decodeValue(inner as Buffer)).toEqual({ a: { b: 1 }, z: 2 });
+    // A real cycle is still found after a check that threw half-way.
+    const throwing = { get bad(): never { throw new Error('no reading me'); } };
+    expect(failure(() => encodeChecked({ x: { y: throwing } }, LIMIT), 'NOT_ENCODABLE')).toMatch(/no reading me/);
+    const a: Record<string, unknown> = {};
+    a.self = a;
+    expect(failure(() => encodeChecked(a, LIMIT), 'NOT_ENCODABLE')).toMatch(/cycle/);
+  });
+
   it('carries bigints beyond 64 bits exactly', () => {
     expect(decodeValue(encodeChecked({ n: 2n ** 64n, m: -(2n ** 900n) }, LIMIT))).toEqual({ n: 2n ** 64n, m: -(2n ** 900n) });
   });
