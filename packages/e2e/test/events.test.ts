@@ -64,7 +64,8 @@ describe('the event feed', () => {
     await producer.enqueue(queue, {}, { id: 'taken' });
     // Generated ids are written as runs with a count (readers expand them): the runs must
     // break and resume around the other jobs without losing or reordering an event.
-    const specs = [{}, {}, { id: 'given' }, {}, { delay: 60_000 }, {}, {}, { id: 'taken' }, {}, { priority: 0 }, {}];
+    // Given ids that read as numbers ('-0', '1e3'; plain integers are refused) must not be taken for generated ones.
+    const specs = [{ id: '-0' }, {}, {}, { id: 'given' }, {}, { delay: 60_000 }, {}, {}, { id: 'taken' }, {}, { priority: 0 }, { id: '1e3' }, {}];
     const jobs = await producer.enqueueMany(queue, specs.map((opts) => ({ payload: {}, opts })));
     const created = jobs.filter((j) => j.created).map((j) => j.id);
     expect(created).toHaveLength(specs.length - 1); // all but the second 'taken'
@@ -72,7 +73,7 @@ describe('the event feed', () => {
     await sleep(100); // nothing more may arrive
     const enqueued = seen.filter((e) => e.type === 'enqueued');
     expect(enqueued.map((e) => e.jobId)).toEqual(['taken', ...created]);
-    const delayedId = jobs[4]?.id as string;
+    const delayedId = jobs[5]?.id as string;
     expect(enqueued.find((e) => e.jobId === delayedId)?.runAt).toBeGreaterThan(Date.now() + 50_000);
     expect(enqueued.filter((e) => e.jobId !== delayedId).every((e) => e.runAt === undefined)).toBe(true);
     await events.close();
