@@ -635,7 +635,9 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       1 + Math.floor(this.#opts.random() * 2147483645),
       reports.length,
     ];
-    args.push(packReports(reports));
+    // No reports (a lease at a wake-up, the latency-critical call): an empty string, which keeps
+    // ioredis on its plain string path instead of assembling a mixed buffer.
+    args.push(reports.length > 0 ? packReports(reports) : '');
     // Housekeeping (expired-lease recovery, cancelled-set trim) a few times per lease duration.
     const clientNow = Date.now();
     const housekeeping = clientNow - rt.housekeptAt >= Math.min(1_000, this.#opts.leaseDuration / 4);
