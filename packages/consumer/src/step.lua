@@ -279,13 +279,19 @@ if want > 0 and meta[1] ~= '1' then
         deadlines[2 * nl - 1], deadlines[2 * nl] = deadline, id
         emit_run('active', id, attempt + 1)
         leased[3 * nl - 2], leased[3 * nl - 1], leased[3 * nl] = struct.pack('>I6I2I4', token, #id, #rec), id, rec
-      elseif state or not raw then
-        -- Left behind by a lazy cancellation (see cancel.lua): skipped, and no longer counted.
-        if tonumber(redis.call('HGET', K_META, 'ghosts') or '0') > 0 then redis.call('HINCRBY', K_META, 'ghosts', -1) end
       else
-        local _, reason = read_record(raw)
-        bury_corrupt(id, raw, now, reason)
-        finished_dead = true
+        -- Left behind by a lazy cancellation (see cancel.lua): a readable record in another
+        -- state, or none; skipped, and no longer counted. A record that only looks like one in
+        -- its fixed block (garbage whose state byte happens to be valid) is buried instead, or
+        -- the job would be in no structure at all.
+        local header, reason = nil, 'record is missing'
+        if raw then header, reason = read_record(raw) end
+        if not raw or header then
+          if tonumber(redis.call('HGET', K_META, 'ghosts') or '0') > 0 then redis.call('HINCRBY', K_META, 'ghosts', -1) end
+        else
+          bury_corrupt(id, raw, now, reason)
+          finished_dead = true
+        end
       end
     end
     if #records > 0 then

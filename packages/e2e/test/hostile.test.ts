@@ -129,6 +129,9 @@ const DAMAGE: Damage[] = [
   ['format byte 3 (a future record format)', (v) => Buffer.concat([Buffer.from([3]), v.subarray(1)]), 'lua'],
   ['a header with state code 9', (v) => withState(v, 9), 'lua'],
   ['a header length past the end', (v) => Buffer.concat([v.subarray(0, 25), Buffer.from([0xff, 0xff]), v.subarray(27)]), 'node'],
+  // The fixed block reads as a completed job (as a lazily cancelled id's record would), but the
+  // rest cannot be read: garbage, not a job to skip (found by fuzz-garbage, seed 875419224).
+  ['state code 3 (completed) and a header length past the end', (v) => withState(Buffer.concat([v.subarray(0, 25), Buffer.from([0xff, 0xff]), v.subarray(27)]), 3), 'lua'],
   ['a header that is a map, not an array', (v) => join(split(v).hot, encodeValue({ state: 0 }), split(v).payload), 'node'],
   ['a header whose max attempts is a string', (v) => withField(v, 0, 'one'), 'node'],
   ['a header whose creation time is nil', (v) => withField(v, 1, null), 'node'],
