@@ -12,17 +12,53 @@ const MAX_DEPTH = 100;
 const PROTO_KEY = ', which would not arrive as sent (decoders rename it to guard against prototype pollution)';
 
 /**
+ * Where the walk is: the ancestors of the value being checked (for cycles) and the path to it,
+ * as pairs of a segment kind and its key or index. The path is only turned into text when a
+ * problem is found, so the common case (every enqueue) builds no string per field.
+ */
+interface Walk {
+  what: string;
+  ancestors: object[];
+  path: (number | string | unknown)[];
+}
+const KEY = 0;
+const INDEX = 1;
+const MAP_KEY = 2;
+const SET_ITEM = 3;
+
+function at(walk: Walk): string {
+  let text = walk.what;
+  for (let i = 0; i < walk.path.length; i += 2) {
+    const kind = walk.path[i];
+    const key = walk.path[i + 1];
+    if (kind === KEY) text += `.${String(key)}`;
+    else if (kind === INDEX) text += `[${String(key)}]`;
+    else if (kind === MAP_KEY) text += `.get(${String(key)})`;
+    else text += `<set item ${String(key)}>`;
+  }
+  return text;
+}
+
+/** Checks the child `value` at (kind, key) of the current path. */
+function child(value: unknown, kind: number, key: unknown, depth: number, walk: Walk): string | undefined {
+  walk.path.push(kind, key);
+  const found = findUnencodable(value, depth, walk);
+  walk.path.length -= 2;
+  return found;
+}
+
+/**
  * msgpackr quietly turns functions and symbols into nothing useful and overflows on cycles, so
  * values are checked first. What crosses is data: class instances arrive as plain objects,
  * Sets as arrays and Maps as plain objects; Dates, Buffers, typed arrays and bigints (of any
  * size) survive.
  */
-function findUnencodable(value: unknown, path: string, depth: number, seen: Set<object>): string | undefined {
+function findUnencodable(value: unknown, depth: number, walk: Walk): string | undefined {
   switch (typeof value) {
     case 'function':
-      return `${path} is a function`;
+      return `${at(walk)} is a function`;
     case 'symbol':
-      return `${path} is a symbol`;
+      return `${at(walk)} is a symbol`;
     case 'number':
     case 'string':
     case 'boolean':
@@ -31,82 +67,46 @@ function findUnencodable(value: unknown, path: string, depth: number, seen: Set<
       return undefined;
   }
   if (value === null || value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return undefined;
-  if (depth > MAX_DEPTH) return `${path} is nested more than ${MAX_DEPTH} levels deep`;
+  if (depth > MAX_DEPTH) return `${at(walk)} is nested more than ${MAX_DEPTH} levels deep`;
   const obj = value as object;
-  if (seen.has(obj)) return `${path} refers back to itself (a cycle)`;
-  seen.add(obj);
+  if (walk.ancestors.includes(obj)) return `${at(walk)} refers back to itself (a cycle)`;
+  walk.ancestors.push(obj);
+  const pathLength = walk.path.length;
   try {
     if (Array.isArray(obj)) {
       for (let i = 0; i < obj.length; i++) {
-        const found = findUnencodable(obj[i], `${path}[${i}]`, depth + 1, seen);
+        const found = child(obj[i], INDEX, i, depth + 1, walk);
         if (found) return found;
       }
     } else if (obj instanceof Map) {
       for (const [k, v] of obj) {
-        if (k === '__proto__') return `${path} has the key "__proto__"${PROTO_KEY}`;
-        const found = findUnencodable(v, `${path}.get(${String(k)})`, depth + 1, seen);
+        if (k === '__proto__') return `${at(walk)} has the key "__proto__"${PROTO_KEY}`;
+        const found = child(v, MAP_KEY, k, depth + 1, walk);
         if (found) return found;
       }
     } else if (obj instanceof Set) {
       let i = 0;
       for (const v of obj) {
-        const found = findUnencodable(v, `${path}<set item ${i++}>`, depth + 1, seen);
+        const found = child(v, SET_ITEM, i++, depth + 1, walk);
         if (found) return found;
       }
     } else {
       for (const key of Object.keys(obj)) {
-        if (key === '__proto__') return `${path} has an own key "__proto__"${PROTO_KEY}`;
-        const found = findUnencodable((obj as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, seen);
+        if (key === '__proto__') return `${at(walk)} has an own key "__proto__"${PROTO_KEY}`;
+        const found = child((obj as Record<string, unknown>)[key], KEY, key, depth + 1, walk);
         if (found) return found;
       }
     }
   } finally {
-    seen.delete(obj);
+    walk.ancestors.pop();
+    walk.path.length = pathLength; // also when a getter threw below
   }
   return undefined;
 }
 
-/**
- * True when findUnencodable would find nothing: the same walk without building a path string
- * per field (the common case, on every enqueue). The ancestors on the current path are kept in
- * one reused array instead of a Set per call; a value is only checked for a cycle against them.
- */
-const shared: object[] = [];
+/** The walk's state, reused by every call; a call made from a getter during a walk (re-entrant) gets its own. */
+const shared: Walk = { what: '', ancestors: [], path: [] };
 let walking = false;
-function encodable(value: unknown, depth: number, ancestors: object[]): boolean {
-  switch (typeof value) {
-    case 'number':
-    case 'string':
-    case 'boolean':
-    case 'bigint':
-    case 'undefined':
-      return true;
-    case 'function':
-    case 'symbol':
-      return false;
-  }
-  if (value === null || value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return true;
-  if (depth > MAX_DEPTH) return false;
-  const obj = value as object;
-  if (ancestors.includes(obj)) return false;
-  ancestors.push(obj);
-  try {
-    if (Array.isArray(obj)) {
-      for (let i = 0; i < obj.length; i++) if (!encodable(obj[i], depth + 1, ancestors)) return false;
-    } else if (obj instanceof Map) {
-      for (const [k, v] of obj) if (k === '__proto__' || !encodable(v, depth + 1, ancestors)) return false;
-    } else if (obj instanceof Set) {
-      for (const v of obj) if (!encodable(v, depth + 1, ancestors)) return false;
-    } else {
-      for (const key of Object.keys(obj)) {
-        if (key === '__proto__' || !encodable((obj as Record<string, unknown>)[key], depth + 1, ancestors)) return false;
-      }
-    }
-  } finally {
-    ancestors.pop();
-  }
-  return true;
-}
 
 /**
  * Encodes a payload or result with msgpack, refusing what would not survive the trip and
@@ -118,19 +118,16 @@ function encodable(value: unknown, depth: number, ancestors: object[]): boolean 
 export function encodeChecked(value: unknown, maxBytes: number, what = 'payload', limit = '`maxPayloadBytes`'): Buffer {
   let problem: string | undefined;
   try {
-    // The fast walk first; the one that names the problem only when there is one. A call made
-    // from a getter during a walk (re-entrant) gets an ancestors list of its own.
     const outer = walking;
-    const ancestors = outer ? [] : shared;
+    const walk = outer ? { what, ancestors: [], path: [] } : shared;
+    walk.what = what;
     walking = true;
-    let ok: boolean;
     try {
-      ok = encodable(value, 0, ancestors);
+      problem = findUnencodable(value, 0, walk);
     } finally {
       walking = outer;
-      if (!outer) shared.length = 0; // a walk that threw left its path behind
+      if (!outer) shared.ancestors.length = shared.path.length = 0; // a walk that threw left its path behind
     }
-    if (!ok) problem = findUnencodable(value, what, 0, new Set()) ?? 'it changed while it was read (a getter or Proxy)';
   } catch (cause) {
     // A getter that throws, a revoked Proxy: the value cannot be read, so it cannot be sent.
     throw new DocketError('NOT_ENCODABLE', `Cannot encode the ${what}: reading it threw ${describeThrown(cause)}`, { cause });
