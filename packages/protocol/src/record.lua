@@ -148,21 +148,27 @@ end
 -- it with a count 'n' instead of adding four or six fields. Readers expand such a run into
 -- one event per job, so what they see is the same.
 local run_kind, run_attempt, run_next, run_end, run_count_at = nil, nil, nil, 0, nil
+-- Adds `more` jobs to the run that ends the pending events.
+local function extend_run(more)
+  if run_count_at then
+    pending_events[run_count_at] = pending_events[run_count_at] + more
+  else
+    local n = #pending_events
+    pending_events[n + 1] = 'n'
+    pending_events[n + 2] = 1 + more
+    run_count_at = n + 2
+    run_end = n + 2
+  end
+  run_next = run_next + more
+end
+
 local function emit_run(kind, id, attempt)
   if events_on == nil then events_enabled() end
   if not events_on then return end
   local n = #pending_events
   local num = tonumber(id)
   if run_end == n and n > 0 and num == run_next and kind == run_kind and attempt == run_attempt then
-    if run_count_at then
-      pending_events[run_count_at] = pending_events[run_count_at] + 1
-    else
-      pending_events[n + 1] = 'n'
-      pending_events[n + 2] = 2
-      run_count_at = n + 2
-      run_end = n + 2
-    end
-    run_next = num + 1
+    extend_run(1)
     return
   end
   pending_events[n + 1] = 'e'
@@ -189,17 +195,7 @@ end
 local function emit_run_range(kind, first, count, attempt)
   if count <= 0 or not events_enabled() then return end
   emit_run(kind, tostring(first), attempt)
-  if count == 1 then return end
-  if run_count_at then
-    pending_events[run_count_at] = pending_events[run_count_at] + count - 1
-  else
-    local n = #pending_events
-    pending_events[n + 1] = 'n'
-    pending_events[n + 2] = count
-    run_count_at = n + 2
-    run_end = n + 2
-  end
-  run_next = first + count
+  if count > 1 then extend_run(count - 1) end
 end
 
 local function flush_events()
