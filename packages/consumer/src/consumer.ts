@@ -176,8 +176,8 @@ function signalOf(lease: Lease): AbortSignal {
 }
 
 /**
- * A try's handler context. `signal` and `progress` are made on first use: most handlers use
- * neither, and a consumer at full speed starts tens of thousands of tries a second.
+ * A try's handler context. `signal` and the `progress` function are made on first read: most
+ * handlers use neither, and a consumer at full speed starts tens of thousands of tries a second.
  */
 class TryContext implements HandlerContext {
   declare readonly signal: AbortSignal;
@@ -824,9 +824,10 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     }
   }
 
-  /** Stores the latest progress value (one send at a time per try; only the newest value is sent). */
+  /** #progress, as a function every try's context shares. */
   readonly #reportProgress = (lease: Lease, value: unknown): void => this.#progress(lease, value);
 
+  /** Stores the latest progress value (one send at a time per try; only the newest value is sent). */
   #progress(lease: Lease, value: unknown): void {
     if (lease.reported || lease.lost) return;
     const bytes = encodeChecked(value, MAX_PROGRESS_BYTES, 'progress value', 'the limit for progress values');

@@ -209,9 +209,9 @@ local expired = {}
 if housekeeping then
   -- The anchor (record.lua): one member longer than any job id, with an infinite deadline, so
   -- it never expires and is never counted (counts subtract it). It keeps the set in Redis's
-  -- skiplist encoding: without it, a set of a few
-  -- dozen leases is a listpack, where each ZADD, ZMSCORE and ZREM member is a linear scan (at
-  -- concurrency 50, the lease ZADD alone was about a seventh of a job's Redis time).
+  -- skiplist encoding: without it, a set of a few dozen leases is a listpack, where each ZADD,
+  -- ZMSCORE and ZREM member is a linear scan (at concurrency 50, the lease ZADD alone was about
+  -- a seventh of a job's Redis time).
   redis.call('ZADD', K_ACTIVE, 'NX', 'inf', ACTIVE_ANCHOR)
   expired = redis.call('ZRANGEBYSCORE', K_ACTIVE, '-inf', now, 'LIMIT', 0, BATCH)
 end
@@ -284,7 +284,7 @@ if want > 0 and meta[1] ~= '1' then
         -- state, or none; skipped, and no longer counted. A record that only looks like one in
         -- its fixed block (garbage whose state byte happens to be valid) is buried instead, or
         -- the job would be in no structure at all.
-        local header, reason = nil, 'record is missing'
+        local header, reason
         if raw then header, reason = read_record(raw) end
         if not raw or header then
           if tonumber(redis.call('HGET', K_META, 'ghosts') or '0') > 0 then redis.call('HINCRBY', K_META, 'ghosts', -1) end

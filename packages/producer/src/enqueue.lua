@@ -86,10 +86,11 @@ for i = 1, n do
       flush_run() -- events stay in job order
       local header, body = read_record(record)
       if not header then return redis.error_reply('ERR docket enqueue: ' .. body) end
-      header[H_RUN_AT] = clock() + delay
+      local run_at = clock() + delay
+      header[H_RUN_AT] = run_at
       write_record(id, header, body)
-      schedule_delayed(id, now + delay)
-      emit('enqueued', id, 'd', now + delay)
+      schedule_delayed(id, run_at)
+      emit('enqueued', id, 'd', run_at)
     else
       records[#records + 1] = id
       records[#records + 1] = record
