@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
   type JobHeader,
@@ -19,6 +20,7 @@ import {
   encodeChecked,
   ensureQueueMeta,
   openConnection,
+  inboxKey,
   queueKeyList,
   queueKeys,
   redisError,
@@ -68,6 +70,8 @@ interface QueueRuntime {
   reports: Report[];
   /** When (client clock, ms) a step on this queue last did housekeeping (0: never). */
   housekeptAt: number;
+  /** This consumer's inbox for push delivery (see step.lua), on a consumer of one queue only. */
+  inbox: string | undefined;
 }
 
 /** One leased try, from fetch until Redis has taken its report (or the lease is lost). */
@@ -134,6 +138,8 @@ function packReports(reports: readonly Report[]): Buffer {
 
 interface StepResult {
   leased: number;
+  /** Jobs the step could have leased: the slots asked for plus those taken back from a registration. */
+  wanted: number;
   /** ms until the next delayed job is due, Infinity if none. */
   nextDueIn: number;
 }
@@ -147,6 +153,14 @@ const STATE_DEAD = STATE_CODES.indexOf('dead');
 const STATE_CANCELLED = STATE_CODES.indexOf('cancelled');
 /** ms past its timeout a blocking pop may stay unanswered before its connection is presumed dead. */
 const BLOCK_GRACE_MS = 10_000;
+/**
+ * ms a registration for push delivery outlives the pop it is made for (whose timeout is at
+ * most `pollInterval`): time to step and register again. A consumer killed while registered
+ * holds a pushed job this much past `pollInterval`, then a housekeeping step hands it back.
+ */
+const REGISTRATION_GRACE_MS = 1_000;
+/** ms a closing consumer waits for its pop to end after the marker before dropping the connection. */
+const UNBLOCK_WAIT_MS = 1_000;
 /** ms a handler gets to settle after its signal aborted (timeout, cancel) before the try is reported anyway. */
 const STOP_GRACE_MS = 1_000;
 /** ms the command connection may leave calls unanswered (no reply at all) before it is presumed dead. */
@@ -253,6 +267,19 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   #blocked = false;
   /** Slots asked for by step rounds whose reply has not arrived yet. */
   #reserved = 0;
+  /** Names this consumer's registration and inbox in Redis (push delivery). */
+  readonly #id = randomBytes(12).toString('base64url');
+  /**
+   * Slots registered in Redis for push delivery and not yet filled by a job popped from the
+   * inbox: kept free, like reserved ones. A step with the consumer's id takes them back.
+   */
+  #pushSlots = 0;
+  /** Whether Redis may hold a registration or inbox entries for this consumer. */
+  #registered = false;
+  /** Inbox elements popped since the last step with this consumer's id. */
+  #received = 0;
+  /** A closing marker pushed to the inbox has not come back through the pop (see #close). */
+  #markerLeft = false;
   #flushing: Promise<void> | undefined;
   #flushAgain = false;
   #renewTimer: NodeJS.Timeout | undefined;
@@ -279,8 +306,14 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         progress: new LuaScript('progress', composeLua(RECORD_LUA, progressLua)),
         reports: [],
         housekeptAt: 0,
+        inbox: undefined as string | undefined,
       };
     });
+    // Push delivery for a consumer of one queue: an enqueue into the empty queue leases the job
+    // to this consumer and pushes it to its inbox while it is registered as idle (step.lua).
+    // The registration is per queue, and so are the slots it promises.
+    const only = this.#queues.length === 1 ? this.#queues[0] : undefined;
+    if (only) only.inbox = inboxKey(only.keys, this.#id);
     this.#allQueues = this.#queues.map((_, i) => i);
   }
 
@@ -434,8 +467,27 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       return;
     }
     this.#wakeLoop?.();
+    if (this.#blocked && this.#registered) {
+      // Blocked on its inbox: take the registration back (jobs already pushed come back and are
+      // released below), with a marker that ends the pop at once. Dropping the connection
+      // instead could lose a job that the pop had just taken (until its lease ran out).
+      await this.#unregister(true);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.#loopDone, new Promise<void>((resolve) => (timer = setTimeout(resolve, UNBLOCK_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
     this.#dropBlocking();
     await this.#loopDone;
+    if (this.#registered) await this.#unregister(false);
+    if (this.#markerLeft) {
+      // The pop ended with a job instead (or not at all): the marker is still in the inbox.
+      this.#markerLeft = false;
+      try {
+        await this.#guard((this.#client as RedisClient).lpop(this.#queues[0]?.inbox as string));
+      } catch {
+        // Harmless: an inbox no one reads again; it holds one empty string.
+      }
+    }
 
     if (this.#running.size > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -519,10 +571,12 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         await sleep(Math.min(2_000, 25 * 2 ** failures));
         continue;
       }
-      const free = this.#opts.concurrency - this.#running.size - this.#reserved;
-      if (inflight.size < (single ? 1 : MAX_ROUNDS) && ((free > 0 && !idle) || this.#hasReports())) {
+      const free = this.#opts.concurrency - this.#running.size - this.#reserved - this.#pushSlots;
+      // Registered slots count too: a step takes them back before it leases.
+      const open = free > 0 || this.#pushSlots > 0;
+      if (inflight.size < (single ? 1 : MAX_ROUNDS) && ((open && !idle) || this.#hasReports())) {
         // Half the slots per round at most, so that two rounds can overlap.
-        const ask = Math.min(free, Math.ceil(this.#opts.concurrency / MAX_ROUNDS));
+        const ask = Math.max(0, Math.min(free, Math.ceil(this.#opts.concurrency / MAX_ROUNDS)));
         const round: Promise<void> = this.#round(ask).then(
           (result) => {
             failures = 0;
@@ -549,13 +603,16 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         });
         continue;
       }
-      if (idle && inflight.size === 0 && free > 0 && !this.#hasReports()) {
+      if (idle && inflight.size === 0 && open && !this.#hasReports()) {
+        let delivered = false;
         try {
-          await this.#block(Math.min(nextDueIn, this.#opts.pollInterval));
+          delivered = await this.#block(Math.min(nextDueIn, this.#opts.pollInterval));
         } catch (err) {
           if (this.#state === 'running') failed = err;
         }
-        idle = false;
+        // A job pushed to the inbox: block again at once while registered slots remain (the
+        // queue was empty, so there is nothing to lease), else step to register again.
+        idle = delivered && this.#pushSlots > 0;
         continue;
       }
       await new Promise<void>((resolve) => (this.#wakeLoop = resolve));
@@ -566,37 +623,48 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
 
   /** One step per queue, in the selection's order: a later queue only gets the slots earlier ones left. */
   async #round(free: number): Promise<{ leased: number; nextDueIn: number; wanted: number }> {
-    const wanted = Math.max(free, 0);
-    this.#reserved += wanted;
+    const reserved = Math.max(free, 0);
+    this.#reserved += reserved;
     try {
       let leased = 0;
+      let wanted = reserved;
       let nextDueIn = Number.POSITIVE_INFINITY;
       // A round that only sends reports is no turn: it must not move the selection on.
-      const order = wanted > 0 ? this.#opts.selector.next() : this.#allQueues;
+      const order = reserved > 0 ? this.#opts.selector.next() : this.#allQueues;
       for (const index of order) {
         const rt = this.#queues[index] as QueueRuntime;
-        const want = this.#state === 'running' ? wanted - leased : 0;
-        if (want <= 0 && rt.reports.length === 0) continue;
-        const result = await this.#step(rt, Math.max(want, 0));
+        const running = this.#state === 'running';
+        const want = running ? reserved - leased : 0;
+        const register = running && rt.inbox !== undefined;
+        if (want <= 0 && rt.reports.length === 0 && !(register && this.#pushSlots > 0)) continue;
+        const result = await this.#step(rt, Math.max(want, 0), register ? 'register' : 'none');
         leased += result.leased;
+        wanted += result.wanted - Math.max(want, 0);
         nextDueIn = Math.min(nextDueIn, result.nextDueIn);
       }
       return { leased, nextDueIn, wanted };
     } finally {
-      this.#reserved -= wanted;
+      this.#reserved -= reserved;
     }
   }
 
-  /** Blocks on the queues' wake-up keys until a producer (or another consumer) pushes a token. */
-  async #block(ms: number): Promise<void> {
+  /**
+   * Blocks on the queues' wake-up keys until a producer (or another consumer) pushes a token,
+   * and on its inbox while registered. Resolves true when the pop brought a job (pushed by an
+   * enqueue, see step.lua), which is then started.
+   */
+  async #block(ms: number): Promise<boolean> {
     const blocking = this.#blocking;
-    if (!blocking || ms <= 0) return;
+    if (!blocking || ms <= 0) return false;
     const seconds = Math.max(ms, 10) / 1000;
     let cancelWatchdog: (() => void) | undefined;
+    const keys = this.#queues.map((rt) => rt.keys.wake);
+    const rt = this.#queues[0] as QueueRuntime;
+    if (this.#registered && rt.inbox) keys.unshift(rt.inbox);
     this.#blocked = true;
     try {
-      await Promise.race([
-        this.#guardBlocking(blocking.blpop(...this.#queues.map((rt) => rt.keys.wake), seconds.toFixed(3))),
+      const popped = await Promise.race([
+        this.#guardBlocking(blocking.blpopBuffer(...keys, seconds.toFixed(3))),
         // A blocking connection can go silent without an error (a half-open TCP connection
         // after a failover): if the reply is long overdue, replace the connection and carry on.
         new Promise<void>((resolve) => {
@@ -612,14 +680,47 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
           });
         }),
       ]);
+      if (!popped || rt.inbox === undefined || popped[0].toString() !== rt.inbox) return false;
+      const entry = popped[1];
+      if (entry.length === 0) {
+        this.#markerLeft = false; // the closing marker (see #close)
+        return false;
+      }
+      this.#received++;
+      // The jobs of one enqueue call, packed one after another.
+      for (let at = 0; at < entry.length; ) {
+        this.#pushSlots = Math.max(0, this.#pushSlots - 1);
+        at = this.#startLeased(rt, entry, at);
+      }
+      return true;
     } finally {
       cancelWatchdog?.();
       this.#blocked = false;
     }
   }
 
-  /** One step call on one queue: its pending reports, then up to `want` new leases. */
-  async #step(rt: QueueRuntime, want: number): Promise<StepResult> {
+  /**
+   * Takes back this consumer's registration for push delivery and drains its inbox (the jobs
+   * come back leased and, the consumer closing, are released at once). With `marker`, an empty
+   * entry follows, to end a pop blocked on the inbox. Failures are reported, not thrown: the
+   * registration then runs out, and a housekeeping step hands back what the inbox still holds.
+   */
+  async #unregister(marker: boolean): Promise<void> {
+    const rt = this.#queues[0] as QueueRuntime;
+    try {
+      await this.#step(rt, 0, marker ? 'marker' : 'unregister');
+      if (marker) this.#markerLeft = true;
+    } catch (err) {
+      this.#redisTrouble(err, 'Unregistering from push delivery');
+    }
+  }
+
+  /**
+   * One step call on one queue: its pending reports, then up to `want` new leases. With
+   * `push` other than 'none' (this consumer's one queue), it also takes back the consumer's
+   * registration and inbox, and with 'register' registers again if the queue ran dry.
+   */
+  async #step(rt: QueueRuntime, want: number, push: 'none' | 'register' | 'unregister' | 'marker' = 'none'): Promise<StepResult> {
     const client = this.#client as RedisClient;
     // At most MAX_REPORTS per call: Lua's unpack() has a limit, and a backlog (after an outage,
     // or at a very high concurrency) must drain over several calls instead of failing each.
@@ -643,7 +744,13 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     const housekeeping = clientNow - rt.housekeptAt >= Math.min(1_000, this.#opts.leaseDuration / 4);
     if (housekeeping) rt.housekeptAt = clientNow;
     args.push(housekeeping ? 1 : 0);
-    let reply: [number[], Buffer, number, number];
+    if (push !== 'none') {
+      // How many inbox elements the pop brought since the last such step: Redis hands back any
+      // other that was popped (a reply lost with a dead blocking connection).
+      args.push(this.#id, push === 'register' ? this.#opts.pollInterval + REGISTRATION_GRACE_MS : 0, push === 'marker' ? 1 : 0, this.#received);
+      this.#received = 0;
+    }
+    let reply: [number[], Buffer, number, number, number, number];
     try {
       reply = (await this.#guard(rt.step.run(client, rt.keyList, args))) as typeof reply;
     } catch (err) {
@@ -653,21 +760,32 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       rt.reports.unshift(...reports);
       throw err;
     }
-    const [outcomes, leased, now, nextDue] = reply;
-    reports.forEach((report, i) => this.#settle(report, Number(outcomes[i])));
-    // Leased jobs, packed by step.lua: token (6 bytes), id length (2), record length (4), id, record.
-    let count = 0;
-    for (let at = 0; at < leased.length; count++) {
-      const token = leased.readUIntBE(at, 6);
-      const idLength = leased.readUInt16BE(at + 6);
-      const recordLength = leased.readUInt32BE(at + 8);
-      at += 12;
-      const id = leased.toString('utf8', at, at + idLength);
-      at += idLength;
-      this.#startTry(rt, id, token, leased.subarray(at, at + recordLength));
-      at += recordLength;
+    const [outcomes, leased, now, nextDue, registered, wanted] = reply;
+    if (push !== 'none') {
+      // Whatever was registered before is taken back (and the inbox drained): only this
+      // step's registration stands.
+      this.#pushSlots = Number(registered);
+      this.#registered = this.#pushSlots > 0;
     }
-    return { leased: count, nextDueIn: nextDue < 0 ? Number.POSITIVE_INFINITY : nextDue - now };
+    reports.forEach((report, i) => this.#settle(report, Number(outcomes[i])));
+    let count = 0;
+    for (let at = 0; at < leased.length; count++) at = this.#startLeased(rt, leased, at);
+    return { leased: count, wanted: push === 'none' ? want : Number(wanted), nextDueIn: nextDue < 0 ? Number.POSITIVE_INFINITY : nextDue - now };
+  }
+
+  /**
+   * Starts the leased job packed at `at` in `packed` (by step.lua or enqueue.lua: token
+   * (6 bytes), id length (2), record length (4), id, record); returns where the next one starts.
+   */
+  #startLeased(rt: QueueRuntime, packed: Buffer, at = 0): number {
+    const token = packed.readUIntBE(at, 6);
+    const idLength = packed.readUInt16BE(at + 6);
+    const recordLength = packed.readUInt32BE(at + 8);
+    at += 12;
+    const id = packed.toString('utf8', at, at + idLength);
+    at += idLength;
+    this.#startTry(rt, id, token, packed.subarray(at, at + recordLength));
+    return at + recordLength;
   }
 
   // ---------------------------------------------------------------- running tries

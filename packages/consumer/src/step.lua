@@ -14,7 +14,18 @@
 --   length and its bytes: id, error message (empty if none), result bytes (empty if none).
 --   (One argument for all reports: the client encodes one buffer, Lua parses it in C.)
 -- ARGV[10] '1' for a housekeeping step: also recover expired leases and trim cancelled jobs.
--- Returns { outcomes, leased, server time ms, next delayed due ms or -1 }:
+-- ARGV[11] the consumer's id, '' for a step that leaves its registration alone (see below);
+-- ARGV[12] registration ms (0: unregister only); ARGV[13] '1' to push an empty marker to the
+-- consumer's inbox after draining it (a closing consumer that is blocked on it); ARGV[14] how
+-- many inbox elements the consumer popped since its last step with its id.
+-- Push delivery: a step with a consumer id first takes back the consumer's registration as
+-- idle (its remaining slots are added to N) and drains its inbox (jobs an enqueue leased to it
+-- that it has not popped yet, returned first in `leased`); if it then leases fewer than N
+-- jobs (the queue is drained), it registers again with the slots left, so that an enqueue
+-- into the empty queue leases the next job to it directly (enqueue.lua). A consumer never
+-- holds more jobs than it has slots: registered slots are slots it keeps free.
+-- Returns { outcomes, leased, server time ms, next delayed due ms or -1, registered slots,
+-- N plus the drained jobs (the reply's jobs fall short of it when the queue ran dry) }:
 --   outcomes: one per report: -1 refused (the lease is not current: another consumer owns the
 --   job or it was recovered), else the job's new state code;
 --   leased: the leased jobs packed one after another, each: token (6 bytes), id length
@@ -67,6 +78,49 @@ events_on = meta[2] ~= '0'
 
 local outcomes = {}
 local finished_completed, finished_dead, readied = false, false, false
+-- The consumer's registration and inbox (push delivery, see above).
+local consumer = ARGV[11] or ''
+local registration = false
+local registered = 0
+local leased, nl = {}, 0 -- jobs leased to the consumer (nl so far), packed as lease_entry does
+
+-- A job leased to a consumer that never got it goes back to waiting, its attempt uncounted.
+local function release_unreceived(id, token)
+  local header, body = read_record(redis.call('HGET', K_JOBS, id))
+  if header and header[H_STATE] == S_ACTIVE and header[H_TOKEN] == token then
+    redis.call('ZREM', K_ACTIVE, id)
+    header[H_STATE] = S_WAITING
+    header[H_ATTEMPT] = header[H_ATTEMPT] - 1
+    write_record(id, header, body)
+    strategy_return(id, header[H_PRIORITY])
+    readied = true
+  end
+end
+
+if consumer ~= '' then
+  registration = redis.call('HGET', K_IDLE_SLOTS, consumer)
+  if registration then want = want + (tonumber(string.match(registration, '^(%d+):')) or 0) end
+  local inbox = inbox_key(consumer)
+  local waiting_in_inbox = redis.call('LPOP', inbox, 100000) or {}
+  -- What was pushed since the last such step: first what the consumer popped (it says how many
+  -- elements, ARGV[14]), then any pop whose reply it never got (its blocking connection died),
+  -- then what is still in the inbox.
+  local pushed = redis.call('LPOP', pushed_key(consumer), 100000) or {}
+  local lost = {}
+  for i = (tonumber(ARGV[14]) or 0) + 1, #pushed - #waiting_in_inbox do lost[#lost + 1] = pushed[i] end
+  for_lease_entries(lost, release_unreceived)
+  for_lease_entries(waiting_in_inbox, function(id, token, entry)
+    -- Still this lease (not recovered after an expired registration, nor cancelled and
+    -- finished): handed over; else dropped.
+    local state, _, _, held_token = rec_hot(redis.call('HGET', K_JOBS, id))
+    if state == S_ACTIVE and held_token == token then
+      nl = nl + 1
+      leased[nl] = entry
+    end
+  end)
+  if ARGV[13] == '1' then redis.call('RPUSH', inbox, '') end
+end
+local drained = nl
 for i = 1, n_reports do outcomes[i] = -1 end
 
 -- Completions, the common case, are applied in bulk: a handful of calls for the whole batch.
@@ -250,8 +304,25 @@ for i = 1, #recovered do
 end
 if #expired > 0 then redis.call('ZREM', K_ACTIVE, unpack(expired)) end
 
-local leased = {}
+-- Registrations that ran out: their consumers stopped without unregistering (killed, or
+-- stalled past it). A job still in such an inbox was never popped, so it never ran: it goes
+-- back to waiting with its attempt uncounted, like a release.
+if housekeeping then
+  local stale = redis.call('ZRANGEBYSCORE', K_IDLE, '-inf', now, 'LIMIT', 0, BATCH)
+  for i = 1, #stale do
+    -- Only what is still in the inbox is known never to have been received; what was popped
+    -- may have started, and counts (its lease runs out).
+    for_lease_entries(redis.call('LPOP', inbox_key(stale[i]), 100000), release_unreceived)
+    redis.call('LPOP', pushed_key(stale[i]), 100000)
+  end
+  if #stale > 0 then
+    redis.call('ZREM', K_IDLE, unpack(stale))
+    redis.call('HDEL', K_IDLE_SLOTS, unpack(stale))
+  end
+end
+
 local popped = 0
+local nr = 0 -- jobs leased by this step (beside the drained ones)
 if want > 0 and meta[1] ~= '1' then
   local ids = strategy_pop(want, random)
   popped = #ids
@@ -260,7 +331,6 @@ if want > 0 and meta[1] ~= '1' then
     local recs = redis.call('HMGET', K_JOBS, unpack(ids))
     local last_token = redis.call('HINCRBY', K_META, 'tokens', popped)
     local records, deadlines = {}, {}
-    local nl = 0 -- jobs leased so far
     local deadline = now + lease_ms
     for k = 1, popped do
       local id, raw = ids[k], recs[k]
@@ -274,11 +344,13 @@ if want > 0 and meta[1] ~= '1' then
       if state and (state == S_WAITING or (state == S_FAILED and not redis.call('ZSCORE', K_DELAYED, id))) then
         local token = last_token - popped + k
         local rec = rec_patch(raw, S_ACTIVE, flags, attempt + 1, token, now, finished)
-        nl = nl + 1
-        records[2 * nl - 1], records[2 * nl] = id, rec
-        deadlines[2 * nl - 1], deadlines[2 * nl] = deadline, id
+        nr = nr + 1
+        records[2 * nr - 1], records[2 * nr] = id, rec
+        deadlines[2 * nr - 1], deadlines[2 * nr] = deadline, id
         emit_run('active', id, attempt + 1)
-        leased[3 * nl - 2], leased[3 * nl - 1], leased[3 * nl] = struct.pack('>I6I2I4', token, #id, #rec), id, rec
+        -- As lease_entry packs it, in three parts (no concatenated copy of the record here).
+        leased[nl + 1], leased[nl + 2], leased[nl + 3] = struct.pack('>I6I2I4', token, #id, #rec), id, rec
+        nl = nl + 3
       else
         -- Left behind by a lazy cancellation (see cancel.lua): a readable record in another
         -- state, or none; skipped, and no longer counted. A record that only looks like one in
@@ -300,6 +372,19 @@ if want > 0 and meta[1] ~= '1' then
     end
   end
 end
+-- Push delivery: register (again) with the slots this step could not fill, or unregister.
+if consumer ~= '' then
+  local free = want - nr
+  local registration_ms = tonumber(ARGV[12]) or 0
+  if registration_ms > 0 and free > 0 and meta[1] ~= '1' then
+    redis.call('ZADD', K_IDLE, now + registration_ms, consumer)
+    redis.call('HSET', K_IDLE_SLOTS, consumer, free .. ':' .. lease_ms)
+    registered = free
+  elseif registration then
+    redis.call('ZREM', K_IDLE, consumer)
+    redis.call('HDEL', K_IDLE_SLOTS, consumer)
+  end
+end
 -- More work than this consumer took: pass the wake-up on to the next idle consumer. A pop that
 -- returned fewer jobs than asked for emptied the waiting line (no count needed then).
 if (readied or (popped > 0 and popped >= want)) and strategy_count() > 0 then wake() end
@@ -313,4 +398,4 @@ if (housekeeping or finished_cancelled) and redis.call('ZCARD', K_CANCELLED) > 0
 
 flush_events()
 local next_due = delayed_changed and redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES') or first_due
-return { outcomes, table.concat(leased), now, tonumber(next_due[2]) or -1 }
+return { outcomes, table.concat(leased), now, tonumber(next_due[2]) or -1, registered, want + drained }

@@ -10,7 +10,8 @@
 -- instead of two per job: the client knows every id it gave.
 -- Guarantees: a job id exists at most once (ids given by callers are idempotency keys while
 -- the job exists, and `dedupeFor` ms after it finished); ready jobs are pushed through the
--- queue's strategy in the order given and one idle consumer is woken; a delayed job gets its
+-- queue's strategy in the order given and one idle consumer is woken (or, into an empty queue,
+-- leased at once to an idle consumer with the slots, see push_to_idle); a delayed job gets its
 -- due time from the Redis clock.
 -- Cost: generated ids are reserved with one call, and ready jobs are stored and pushed with a
 -- few calls per thousand, so the work per job is a handful of table writes.
@@ -111,7 +112,57 @@ for i = 1, n do
   if created == 1 then out[i] = '1' else out[i] = '0'; all_created = false end
 end
 flush_run()
-if #ready > 0 then
+
+-- Push delivery (see step.lua): the ready jobs of this call, when they go into an empty,
+-- unpaused queue and a consumer registered as idle has a slot for each, are leased to that
+-- consumer here and pushed to its inbox, where it is blocked waiting: each starts one round
+-- trip sooner than through a wake-up and a lease step. (All of them or none, and several only
+-- into a fifo queue, so the strategy's order holds.) The freshest registration is tried, and only
+-- while its inbox is empty: a consumer that stopped without unregistering (killed) holds the
+-- jobs of at most one call until its registration runs out and a housekeeping step hands
+-- them back uncounted.
+local function push_to_idle()
+  local top = redis.call('ZRANGE', K_IDLE, -1, -1, 'WITHSCORES')
+  local consumer = top[1]
+  if not consumer or tonumber(top[2]) < clock() then return false end
+  local slots, lease_ms = string.match(redis.call('HGET', K_IDLE_SLOTS, consumer) or '', '^(%d+):(%d+)$')
+  if not slots or tonumber(slots) < #ready then return false end
+  local inbox = inbox_key(consumer)
+  if strategy_count() > 0 or redis.call('LLEN', inbox) > 0 then return false end
+  local meta = redis.call('HMGET', K_META, 'paused', 'strategy')
+  -- Several jobs start in the order given: right for fifo only (another strategy's order among
+  -- them, e.g. random's, is its pop's to decide).
+  if meta[1] == '1' or (#ready > 1 and meta[2] ~= 'fifo') then return false end
+  -- Only records that read as waiting: anything else takes the common path, where a step
+  -- buries what it cannot lease.
+  for k = 1, #ready do
+    if rec_hot(records[2 * k]) ~= S_WAITING then return false end
+  end
+  local last_token = redis.call('HINCRBY', K_META, 'tokens', #ready)
+  local deadline = now + tonumber(lease_ms)
+  local deadlines, entries = {}, {}
+  for k = 1, #ready do
+    local id = ready[k]
+    local _, flags, attempt, _, _, finished = rec_hot(records[2 * k])
+    local token = last_token - #ready + k
+    local rec = rec_patch(records[2 * k], S_ACTIVE, flags, attempt + 1, token, now, finished)
+    records[2 * k] = rec
+    deadlines[2 * k - 1], deadlines[2 * k] = deadline, id
+    entries[k] = lease_entry(token, id, rec)
+    emit_run('active', id, attempt + 1)
+  end
+  call_chunked('HSET', K_JOBS, records, 2)
+  call_chunked('ZADD', K_ACTIVE, deadlines, 2)
+  redis.call('HSET', K_IDLE_SLOTS, consumer, (tonumber(slots) - #ready) .. ':' .. lease_ms)
+  -- One element for the whole call: the consumer's pop takes them all at once. The pushed list
+  -- keeps a copy until the consumer's next step, which hands back a pop lost on its way.
+  local element = table.concat(entries)
+  redis.call('RPUSH', inbox, element)
+  redis.call('RPUSH', pushed_key(consumer), element)
+  return true
+end
+
+if #ready > 0 and not push_to_idle() then
   call_chunked('HSET', K_JOBS, records, 2)
   strategy_push_many(ready, priorities)
   wake()

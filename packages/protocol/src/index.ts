@@ -17,6 +17,7 @@ export {
   QUEUE_KEY_ORDER,
   checkPrefix,
   checkQueueName,
+  inboxKey,
   queueKeyList,
   queueKeys,
   type QueueKeys,

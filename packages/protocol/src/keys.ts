@@ -58,6 +58,15 @@ export interface QueueKeys {
   readonly events: string;
   /** sorted set: id -> until when (ms) it still deduplicates enqueues after its job finished (`dedupeFor`) */
   readonly dedupe: string;
+  /**
+   * sorted set: consumer id -> until when (ms) its registration as idle holds. A consumer
+   * that found nothing to lease registers before it blocks, and an enqueue of a single ready
+   * job into an empty queue then leases the job to it directly, pushing it to the consumer's
+   * inbox list (`inbox:<consumer id>` under the same hash tag) instead of waking it to fetch
+   */
+  readonly idle: string;
+  /** hash: consumer id -> '<free slots>:<lease ms>' of each registration in `idle` */
+  readonly idleSlots: string;
   /** pub/sub channel: ids of active jobs whose cancellation was requested */
   readonly cancelChannel: string;
 }
@@ -77,6 +86,8 @@ export const QUEUE_KEY_ORDER = [
   'progress',
   'events',
   'dedupe',
+  'idle',
+  'idleSlots',
 ] as const;
 
 export function queueKeys(prefix: string, queue: string): QueueKeys {
@@ -95,11 +106,18 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     progress: `${base}progress`,
     events: `${base}events`,
     dedupe: `${base}dedupe`,
+    idle: `${base}idle`,
+    idleSlots: `${base}idle-slots`,
     cancelChannel: `${base}cancel`,
   };
 }
 
 /** The keys of a queue in {@link QUEUE_KEY_ORDER}, ready to pass as a script's KEYS. */
+/** A consumer's inbox: leased jobs pushed to it while it is registered as idle (see `idle`). */
+export function inboxKey(keys: QueueKeys, consumerId: string): string {
+  return `${keys.wake.slice(0, -'wake'.length)}inbox:${consumerId}`;
+}
+
 export function queueKeyList(keys: QueueKeys): string[] {
   return QUEUE_KEY_ORDER.map((k) => keys[k]);
 }

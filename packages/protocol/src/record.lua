@@ -2,7 +2,9 @@
 --
 -- KEYS (protocol QUEUE_KEY_ORDER; every key carries the queue's {hash tag}):
 --   1 meta  2 jobs  3 waiting  4 active  5 delayed  6 completed  7 dead  8 wake
---   9 cancelled  10 results  11 progress  12 events  13 dedupe
+--   9 cancelled  10 results  11 progress  12 events  13 dedupe  14 idle  15 idle-slots
+-- and, not declared (computed from the wake key, under the same hash tag): each registered
+-- consumer's inbox and pushed lists, `inbox:<consumer id>` and `pushed:<consumer id>`.
 --
 -- A job record (jobs hash value) is: 1 format byte (2); a fixed block of the fields that change
 -- on every lease and ack (HOT_FORMAT: state, flags (1 = cancellation requested, 2 = has a
@@ -17,6 +19,9 @@
 local K_META, K_JOBS, K_WAITING, K_ACTIVE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_DELAYED, K_COMPLETED, K_DEAD, K_WAKE = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local K_CANCELLED, K_RESULTS, K_PROGRESS, K_EVENTS, K_DEDUPE = KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+local K_IDLE, K_IDLE_SLOTS = KEYS[14], KEYS[15]
+local INBOX_PREFIX = string.sub(K_WAKE, 1, -5) .. 'inbox:' -- K_WAKE ends in 'wake'
+local PUSHED_PREFIX = string.sub(K_WAKE, 1, -5) .. 'pushed:'
 
 local S_WAITING, S_DELAYED, S_ACTIVE, S_COMPLETED, S_FAILED, S_DEAD, S_CANCELLED = 0, 1, 2, 3, 4, 5, 6
 
@@ -212,6 +217,31 @@ local function flush_events()
   end
   pending_events = {}
   run_end = -1
+end
+
+-- A leased job as consumers receive it (a step's reply, or an inbox entry): token (6 bytes),
+-- id length (2), record length (4), id, record.
+local function lease_entry(token, id, rec)
+  return struct.pack('>I6I2I4', token, #id, #rec) .. id .. rec
+end
+
+-- Push delivery's lists (see step.lua): a consumer's inbox, and the list of what was pushed to it
+-- since its last step with its id. Each element holds the lease entries of one enqueue call.
+local function inbox_key(consumer) return INBOX_PREFIX .. consumer end
+local function pushed_key(consumer) return PUSHED_PREFIX .. consumer end
+
+-- Calls fn(id, token, entry) for each job in `elements` (lease entries one after another in
+-- each), in order.
+local function for_lease_entries(elements, fn)
+  for i = 1, elements and #elements or 0 do
+    local element, pos = elements[i], 1
+    while pos + 12 <= #element do
+      local token, id_len, rec_len, at = struct.unpack('>I6I2I4', element, pos)
+      local after = at + id_len + rec_len
+      fn(string.sub(element, at, at + id_len - 1), token, string.sub(element, pos, after - 1))
+      pos = after
+    end
+  end
 end
 
 -- Wakes one idle consumer. The wake list never holds more than one token, so it stays
