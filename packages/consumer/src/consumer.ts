@@ -161,6 +161,8 @@ const BLOCK_GRACE_MS = 10_000;
 const REGISTRATION_GRACE_MS = 1_000;
 /** ms a closing consumer waits for its pop to end after the marker before dropping the connection. */
 const UNBLOCK_WAIT_MS = 1_000;
+/** Popped tokens kept for confirmation while steps fail (beyond it a lost pop waits for its lease). */
+const MAX_RECEIVED_TOKENS = 100_000;
 /** ms a handler gets to settle after its signal aborted (timeout, cancel) before the try is reported anyway. */
 const STOP_GRACE_MS = 1_000;
 /** ms the command connection may leave calls unanswered (no reply at all) before it is presumed dead. */
@@ -276,8 +278,10 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
   #pushSlots = 0;
   /** Whether Redis may hold a registration or inbox entries for this consumer. */
   #registered = false;
-  /** Inbox elements popped since the last step with this consumer's id. */
-  #received = 0;
+  /** Tokens of the jobs popped from the inbox that no step with this consumer's id has confirmed. */
+  readonly #receivedTokens: number[] = [];
+  /** Client time by which to step again while registered (before the registration runs out). */
+  #registeredUntil = 0;
   /** A closing marker pushed to the inbox has not come back through the pop (see #close). */
   #markerLeft = false;
   #flushing: Promise<void> | undefined;
@@ -560,7 +564,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     // pays off only with a backlog. At low load (a wake-up for a job or two) it would be a
     // wasted step call per job, with its Redis and client work.
     let single = true;
-    let nextDueIn = Number.POSITIVE_INFINITY;
+    let nextDueAt = Number.POSITIVE_INFINITY; // client time
     const inflight = new Set<Promise<void>>();
     while (this.#state === 'running') {
       if (failed !== undefined) {
@@ -586,7 +590,7 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
             if (result.wanted > 0 && result.leased < result.wanted) {
               idle = true;
               single = true;
-              nextDueIn = result.nextDueIn;
+              nextDueAt = Date.now() + result.nextDueIn;
             } else if (result.leased > 0) {
               idle = false;
               single = false;
@@ -606,7 +610,9 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       if (idle && inflight.size === 0 && open && !this.#hasReports()) {
         let delivered = false;
         try {
-          delivered = await this.#block(Math.min(nextDueIn, this.#opts.pollInterval));
+          // No longer than until the next delayed job is due, nor past the registration.
+          const until = Math.min(nextDueAt, this.#registered ? this.#registeredUntil : Number.POSITIVE_INFINITY);
+          delivered = await this.#block(Math.min(until - Date.now(), this.#opts.pollInterval));
         } catch (err) {
           if (this.#state === 'running') failed = err;
         }
@@ -686,10 +692,10 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         this.#markerLeft = false; // the closing marker (see #close)
         return false;
       }
-      this.#received++;
       // The jobs of one enqueue call, packed one after another.
       for (let at = 0; at < entry.length; ) {
         this.#pushSlots = Math.max(0, this.#pushSlots - 1);
+        if (this.#receivedTokens.length < MAX_RECEIVED_TOKENS) this.#receivedTokens.push(entry.readUIntBE(at, 6));
         at = this.#startLeased(rt, entry, at);
       }
       return true;
@@ -744,16 +750,26 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     const housekeeping = clientNow - rt.housekeptAt >= Math.min(1_000, this.#opts.leaseDuration / 4);
     if (housekeeping) rt.housekeptAt = clientNow;
     args.push(housekeeping ? 1 : 0);
+    // The tokens this consumer popped (Redis hands back anything else pushed to it and no longer
+    // in its inbox: a pop whose reply was lost with a dead blocking connection), and the slots
+    // it believes registered (Redis adds no more of its registration than that).
+    const confirming = push === 'none' ? 0 : this.#receivedTokens.length;
+    const believed = this.#pushSlots;
     if (push !== 'none') {
-      // How many inbox elements the pop brought since the last such step: Redis hands back any
-      // other that was popped (a reply lost with a dead blocking connection).
-      args.push(this.#id, push === 'register' ? this.#opts.pollInterval + REGISTRATION_GRACE_MS : 0, push === 'marker' ? 1 : 0, this.#received);
-      this.#received = 0;
+      const tokens = Buffer.allocUnsafe(6 * confirming);
+      this.#receivedTokens.forEach((token, i) => tokens.writeUIntBE(token, 6 * i, 6));
+      args.push(this.#id, push === 'register' ? this.#opts.pollInterval + REGISTRATION_GRACE_MS : 0, push === 'marker' ? 1 : 0);
+      args.push(confirming > 0 ? tokens : '', believed);
     }
     let reply: [number[], Buffer, number, number, number, number];
     try {
       reply = (await this.#guard(rt.step.run(client, rt.keyList, args))) as typeof reply;
     } catch (err) {
+      if (push === 'register') {
+        // It may have registered (a lost reply): keep free what it could have registered.
+        this.#pushSlots = Math.max(this.#pushSlots, want + believed);
+        this.#registered = true;
+      }
       // Only a reply lost with its connection may have been applied; a refusal of such a
       // report later most likely means it was.
       if (outcomeUnknown(err)) for (const r of reports) r.resent = true;
@@ -766,6 +782,8 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
       // step's registration stands.
       this.#pushSlots = Number(registered);
       this.#registered = this.#pushSlots > 0;
+      this.#registeredUntil = Date.now() + this.#opts.pollInterval;
+      this.#receivedTokens.splice(0, confirming);
     }
     reports.forEach((report, i) => this.#settle(report, Number(outcomes[i])));
     let count = 0;

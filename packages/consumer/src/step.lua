@@ -16,8 +16,9 @@
 -- ARGV[10] '1' for a housekeeping step: also recover expired leases and trim cancelled jobs.
 -- ARGV[11] the consumer's id, '' for a step that leaves its registration alone (see below);
 -- ARGV[12] registration ms (0: unregister only); ARGV[13] '1' to push an empty marker to the
--- consumer's inbox after draining it (a closing consumer that is blocked on it); ARGV[14] how
--- many inbox elements the consumer popped since its last step with its id.
+-- consumer's inbox after draining it (a closing consumer that is blocked on it); ARGV[14] the
+-- tokens of the jobs it popped from its inbox since (6 bytes each); ARGV[15] the slots it
+-- believes registered.
 -- Push delivery: a step with a consumer id first takes back the consumer's registration as
 -- idle (its remaining slots are added to N) and drains its inbox (jobs an enqueue leased to it
 -- that it has not popped yet, returned first in `leased`); if it then leases fewer than N
@@ -84,31 +85,51 @@ local registration = false
 local registered = 0
 local leased, nl = {}, 0 -- jobs leased to the consumer (nl so far), packed as lease_entry does
 
--- A job leased to a consumer that never got it goes back to waiting, its attempt uncounted.
-local function release_unreceived(id, token)
-  local header, body = read_record(redis.call('HGET', K_JOBS, id))
-  if header and header[H_STATE] == S_ACTIVE and header[H_TOKEN] == token then
-    redis.call('ZREM', K_ACTIVE, id)
-    header[H_STATE] = S_WAITING
-    header[H_ATTEMPT] = header[H_ATTEMPT] - 1
-    write_record(id, header, body)
-    strategy_return(id, header[H_PRIORITY])
-    readied = true
+-- Jobs leased to a consumer that never got them (elements of its inbox or pushed list) go back
+-- to waiting, their attempts uncounted; in reverse, so they come out again in push order. A
+-- job whose cancellation was requested meanwhile ends cancelled instead.
+local function release_unreceived(elements, skip)
+  local jobs = {}
+  for_lease_entries(elements, function(id, token)
+    if not (skip and skip[token]) then jobs[#jobs + 1] = { id, token } end
+  end)
+  for k = #jobs, 1, -1 do
+    local id, token = jobs[k][1], jobs[k][2]
+    local header, body = read_record(redis.call('HGET', K_JOBS, id))
+    if header and header[H_STATE] == S_ACTIVE and header[H_TOKEN] == token then
+      redis.call('ZREM', K_ACTIVE, id)
+      header[H_ATTEMPT] = header[H_ATTEMPT] - 1
+      if header[H_CANCEL] == 1 then
+        finish(id, header, body, now, S_CANCELLED, 'cancelled before its consumer received it')
+        finished_cancelled = true
+      else
+        header[H_STATE] = S_WAITING
+        write_record(id, header, body)
+        strategy_return(id, header[H_PRIORITY])
+        readied = true
+      end
+    end
   end
 end
 
 if consumer ~= '' then
   registration = redis.call('HGET', K_IDLE_SLOTS, consumer)
-  if registration then want = want + (tonumber(string.match(registration, '^(%d+):')) or 0) end
+  if registration then
+    -- Slots the consumer knows it registered (ARGV[15]): after a lost reply it may not know of
+    -- a registration, and must not be given jobs for slots it has used since.
+    local stored = tonumber(string.match(registration, '^(%d+):')) or 0
+    want = want + math.min(stored, tonumber(ARGV[15]) or 0)
+  end
   local inbox = inbox_key(consumer)
   local waiting_in_inbox = redis.call('LPOP', inbox, 100000) or {}
-  -- What was pushed since the last such step: first what the consumer popped (it says how many
-  -- elements, ARGV[14]), then any pop whose reply it never got (its blocking connection died),
-  -- then what is still in the inbox.
-  local pushed = redis.call('LPOP', pushed_key(consumer), 100000) or {}
-  local lost = {}
-  for i = (tonumber(ARGV[14]) or 0) + 1, #pushed - #waiting_in_inbox do lost[#lost + 1] = pushed[i] end
-  for_lease_entries(lost, release_unreceived)
+  -- What was pushed since the last such step is either received (the consumer names the tokens
+  -- it popped, ARGV[14], 6 bytes each), still in the inbox, or popped with a reply the
+  -- consumer never got (its blocking connection died): that goes back.
+  local known = {}
+  local tokens = ARGV[14] or ''
+  for pos = 1, #tokens - 5, 6 do known[struct.unpack('>I6', tokens, pos)] = true end
+  for_lease_entries(waiting_in_inbox, function(_, token) known[token] = true end)
+  release_unreceived(redis.call('LPOP', pushed_key(consumer), 100000) or {}, known)
   for_lease_entries(waiting_in_inbox, function(id, token, entry)
     -- Still this lease (not recovered after an expired registration, nor cancelled and
     -- finished): handed over; else dropped.
@@ -312,7 +333,7 @@ if housekeeping then
   for i = 1, #stale do
     -- Only what is still in the inbox is known never to have been received; what was popped
     -- may have started, and counts (its lease runs out).
-    for_lease_entries(redis.call('LPOP', inbox_key(stale[i]), 100000), release_unreceived)
+    release_unreceived(redis.call('LPOP', inbox_key(stale[i]), 100000) or {})
     redis.call('LPOP', pushed_key(stale[i]), 100000)
   end
   if #stale > 0 then

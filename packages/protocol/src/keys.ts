@@ -112,11 +112,12 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
   };
 }
 
-/** The keys of a queue in {@link QUEUE_KEY_ORDER}, ready to pass as a script's KEYS. */
 /** A consumer's inbox: leased jobs pushed to it while it is registered as idle (see `idle`). */
 export function inboxKey(keys: QueueKeys, consumerId: string): string {
   return `${keys.wake.slice(0, -'wake'.length)}inbox:${consumerId}`;
 }
+
+/** The keys of a queue in {@link QUEUE_KEY_ORDER}, ready to pass as a script's KEYS. */
 
 export function queueKeyList(keys: QueueKeys): string[] {
   return QUEUE_KEY_ORDER.map((k) => keys[k]);
