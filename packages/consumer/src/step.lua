@@ -85,6 +85,16 @@ local registration = false
 local registered = 0
 local leased, nl = {}, 0 -- jobs leased to the consumer (nl so far), packed as lease_entry does
 
+-- A leased job that did not run to an end goes back to waiting, its try not counted (first in
+-- line where the strategy allows).
+local function requeue_uncounted(id, header, body)
+  header[H_STATE] = S_WAITING
+  header[H_ATTEMPT] = header[H_ATTEMPT] - 1
+  write_record(id, header, body)
+  strategy_return(id, header[H_PRIORITY])
+  readied = true
+end
+
 -- Jobs leased to a consumer that never got them (elements of its inbox or pushed list) go back
 -- to waiting, their attempts uncounted; in reverse, so they come out again in push order. A
 -- job whose cancellation was requested meanwhile ends cancelled instead.
@@ -98,15 +108,12 @@ local function release_unreceived(elements, skip)
     local header, body = read_record(redis.call('HGET', K_JOBS, id))
     if header and header[H_STATE] == S_ACTIVE and header[H_TOKEN] == token then
       redis.call('ZREM', K_ACTIVE, id)
-      header[H_ATTEMPT] = header[H_ATTEMPT] - 1
       if header[H_CANCEL] == 1 then
+        header[H_ATTEMPT] = header[H_ATTEMPT] - 1
         finish(id, header, body, now, S_CANCELLED, 'cancelled before its consumer received it')
         finished_cancelled = true
       else
-        header[H_STATE] = S_WAITING
-        write_record(id, header, body)
-        strategy_return(id, header[H_PRIORITY])
-        readied = true
+        requeue_uncounted(id, header, body)
       end
     end
   end
@@ -128,9 +135,8 @@ if consumer ~= '' then
   local known = {}
   local tokens = ARGV[14] or ''
   for pos = 1, #tokens - 5, 6 do known[struct.unpack('>I6', tokens, pos)] = true end
-  for_lease_entries(waiting_in_inbox, function(_, token) known[token] = true end)
-  release_unreceived(redis.call('LPOP', pushed_key(consumer), 100000) or {}, known)
   for_lease_entries(waiting_in_inbox, function(id, token, entry)
+    known[token] = true
     -- Still this lease (not recovered after an expired registration, nor cancelled and
     -- finished): handed over; else dropped.
     local state, _, _, held_token = rec_hot(redis.call('HGET', K_JOBS, id))
@@ -139,6 +145,7 @@ if consumer ~= '' then
       leased[nl] = entry
     end
   end)
+  release_unreceived(redis.call('LPOP', pushed_key(consumer), 100000) or {}, known)
   if ARGV[13] == '1' then redis.call('RPUSH', inbox, '') end
 end
 local drained = nl
@@ -220,11 +227,7 @@ for i = 0, n_reports - 1 do
         finish(id, header, body, now, S_CANCELLED, message ~= '' and message or nil)
         finished_cancelled = true
       elseif kind == 'r' or kind == 'k' then
-        header[H_STATE] = S_WAITING
-        header[H_ATTEMPT] = header[H_ATTEMPT] - 1
-        write_record(id, header, body)
-        strategy_return(id, header[H_PRIORITY])
-        readied = true
+        requeue_uncounted(id, header, body)
       elseif kind == 'x' or header[H_ATTEMPT] >= header[H_MAX_ATTEMPTS] then
         bury(id, header, body, now, message)
         finished_dead = true

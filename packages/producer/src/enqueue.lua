@@ -135,15 +135,18 @@ local function push_to_idle()
   if meta[1] == '1' or (#ready > 1 and meta[2] ~= 'fifo') then return false end
   -- Only records that read as waiting: anything else takes the common path, where a step
   -- buries what it cannot lease.
+  local hot = {}
   for k = 1, #ready do
-    if rec_hot(records[2 * k]) ~= S_WAITING then return false end
+    local state, flags, attempt, _, _, finished = rec_hot(records[2 * k])
+    if state ~= S_WAITING then return false end
+    hot[k] = { flags, attempt, finished }
   end
   local last_token = redis.call('HINCRBY', K_META, 'tokens', #ready)
   local deadline = now + tonumber(lease_ms)
   local deadlines, entries = {}, {}
   for k = 1, #ready do
     local id = ready[k]
-    local _, flags, attempt, _, _, finished = rec_hot(records[2 * k])
+    local flags, attempt, finished = hot[k][1], hot[k][2], hot[k][3]
     local token = last_token - #ready + k
     local rec = rec_patch(records[2 * k], S_ACTIVE, flags, attempt + 1, token, now, finished)
     records[2 * k] = rec
