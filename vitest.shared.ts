@@ -1,7 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
-/** Shared by every package's vitest.config.ts: .lua files load as text, as tsup does. */
+/**
+ * Shared by every package's vitest.config.ts: the @docket packages resolve to their TypeScript
+ * sources (the `docket-source` export condition, as in tsconfig.base.json), so tests need no
+ * build, and .lua files load as text, as tsup's text loader bundles them.
+ */
+const conditions = ['docket-source'];
+
 export default defineConfig({
+  resolve: { conditions: [...conditions, 'module', 'node', 'import', 'default'] },
+  ssr: { resolve: { conditions: [...conditions, 'node', 'import', 'default'], externalConditions: conditions } },
   plugins: [
     {
       name: 'docket-lua-text',

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { type QueueDefinition, DocketError } from '@docket/protocol';
 import {
   type JobHeader,
-  type QueueDefinition,
   type QueueKeys,
   type RedisClient,
-  DocketError,
   LuaScript,
   MAX_TIMER_MS,
   RECORD_LUA,
@@ -25,7 +24,7 @@ import {
   queueKeys,
   redisError,
   waitForConnection,
-} from '@docket/protocol';
+} from '@docket/protocol/internal';
 import { getStrategy } from '@docket/scheduler';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { backoffDelay } from './backoff.js';

@@ -1,4 +1,5 @@
-import { DocketError, type RedisClient } from '@docket/protocol';
+import { DocketError } from '@docket/protocol';
+import { type RedisClient } from '@docket/protocol/internal';
 import { dropConnection, watchdog } from './watchdog.js';
 
 /**

@@ -1,9 +1,6 @@
 import { isAbsolute } from 'node:path';
+import { type ConnectionInput, type QueueDefinition, DEFAULT_PREFIX, DocketError } from '@docket/protocol';
 import {
-  type ConnectionInput,
-  type QueueDefinition,
-  DEFAULT_PREFIX,
-  DocketError,
   MAX_TIMER_MS,
   checkConnection,
   checkInteger,
@@ -15,7 +12,7 @@ import {
   describeThrown,
   invalid,
   validating,
-} from '@docket/protocol';
+} from '@docket/protocol/internal';
 import { type SelectionName, type Selector, createSelector } from '@docket/scheduler';
 import type { Handler } from './job.js';
 

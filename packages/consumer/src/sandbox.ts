@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type DocketErrorCode, DocketError, checkInteger, describe } from '@docket/protocol';
+import { type DocketErrorCode, DocketError } from '@docket/protocol';
+import { checkInteger, describe } from '@docket/protocol/internal';
 
 export interface SandboxOptions {
   /** Module file whose default export (or named export `handler`) is `async (job, context) => result`. Absolute path or file: URL (string or URL). */

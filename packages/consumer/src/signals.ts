@@ -1,5 +1,13 @@
 import { constants } from 'node:os';
-import { MAX_TIMER_MS, checkBoolean, checkInteger, checkKnownKeys, checkPlainObject, invalid, validating } from '@docket/protocol';
+import {
+  MAX_TIMER_MS,
+  checkBoolean,
+  checkInteger,
+  checkKnownKeys,
+  checkPlainObject,
+  invalid,
+  validating,
+} from '@docket/protocol/internal';
 
 const DEFAULT_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 

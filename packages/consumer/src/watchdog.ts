@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { RedisClient } from '@docket/protocol';
+import type { RedisClient } from '@docket/protocol/internal';
 
 /** A timer this much late means the event loop was blocked, not that time passed for the connection. */
 const LATE_MS = 1_000;

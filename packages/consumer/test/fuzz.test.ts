@@ -2,7 +2,8 @@
 // The constructor never connects, so no Redis is needed (nothing is started). Each set of
 // options must be accepted or refused with an INVALID_ARGUMENT DocketError that names the
 // option. The seed is printed; replay with DOCKET_FUZZ_SEED=<seed>.
-import { describeThrown, defineQueue, isDocketError } from '@docket/protocol';
+import { defineQueue, isDocketError } from '@docket/protocol';
+import { describeThrown } from '@docket/protocol/internal';
 import { anyOptions, anyValue, forDuration, fuzzer } from '@docket/testing';
 import { describe, expect, it } from 'vitest';
 import { Consumer } from '../src/index.js';

@@ -3,6 +3,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
 const packagesDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -40,9 +41,23 @@ describe('package boundaries', () => {
     const consumerScripts = await Promise.all(
       ['step.lua', 'renew.lua'].map((f) => readFile(join(packagesDir, 'consumer', 'src', f), 'utf8')),
     );
-    for (const file of ['index.js', 'index.cjs']) {
-      const built = await readFile(join(packagesDir, 'producer', 'dist', file), 'utf8');
-      expect(built).not.toMatch(/class Consumer\b/);
+    // Bundled the way tsup builds the package (its dependencies external, Lua as text), from
+    // the sources, so that no prior build is needed.
+    const producer = await manifest('producer');
+    for (const format of ['esm', 'cjs'] as const) {
+      const result = await build({
+        entryPoints: [join(packagesDir, 'producer', 'src', 'index.ts')],
+        bundle: true,
+        write: false,
+        format,
+        platform: 'node',
+        external: Object.keys(producer.dependencies ?? {}),
+        loader: { '.lua': 'text' },
+      });
+      const built = result.outputFiles.map((f) => f.text).join('\n');
+      // esbuild writes a class as `class X {` or, for some, `var X = class {`.
+      expect(built).toMatch(/\bclass Producer\b|\bProducer = class\b/);
+      expect(built).not.toMatch(/\bclass Consumer\b|\bConsumer = class\b/);
       // A distinctive line of each consumer script must not have been bundled in.
       for (const script of consumerScripts) {
         const marker = script.split('\n').find((l) => l.startsWith('-- docket consumer:')) as string;

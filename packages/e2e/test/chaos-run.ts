@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Producer, defineQueue } from '@docket/producer';
-import { queueKeys } from '@docket/protocol';
-import { type RedisServer, type TcpProxy, startRedisServer, startTcpProxy, uniquePrefix } from '@docket/testing';
+import { queueKeys } from '@docket/protocol/internal';
+import { type RedisServer, type TcpProxy, sourceNodeArgs, startRedisServer, startTcpProxy, uniquePrefix } from '@docket/testing';
 
 export interface ChaosOptions {
   /** Jobs the producer enqueues. */
@@ -203,7 +203,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       log,
       workMs: o.workMs,
     };
-    const child = fork(consumerFixture, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(consumerFixture, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: sourceNodeArgs() });
     if (child.pid) pids.set(log, child.pid);
     const entry = { child, log };
     slots[slot] = entry;
@@ -229,7 +229,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       retryDelay: 250,
     };
     const producerStart = Date.now();
-    producer = fork(producerFixture, [JSON.stringify(producerConfig)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    producer = fork(producerFixture, [JSON.stringify(producerConfig)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: sourceNodeArgs() });
     const producerDone = new Promise<void>((resolve, reject) => {
       producer?.on('message', (m: { type: string }) => {
         if (m.type === 'done') resolve();

@@ -5,7 +5,8 @@
 // The seed is printed; replay a failure with DOCKET_FUZZ_SEED=<seed>.
 import { Consumer } from '@docket/consumer';
 import { Producer, defineQueue } from '@docket/producer';
-import { type JobHeader, type JobState, decodeRecord, decodeValue, encodeRecord, encodeValue, queueKeys } from '@docket/protocol';
+import { type JobState } from '@docket/protocol';
+import { type JobHeader, decodeRecord, decodeValue, encodeRecord, encodeValue, queueKeys } from '@docket/protocol/internal';
 import { type Fuzz, anyValue, forDuration, fuzzer, plainValue, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
 import { expect, it } from 'vitest';
 

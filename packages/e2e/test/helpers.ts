@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { sourceNodeArgs } from '@docket/testing';
 
 export interface ChildMessage {
   type: 'ready' | 'start' | 'completed' | 'error' | 'warn' | 'closed' | 'aborted' | 'failed' | 'dead' | 'cancelled';
@@ -34,12 +35,13 @@ export interface ConsumerChildConfig {
 }
 
 /**
- * Forks fixtures/consumer.mjs (which runs the built @docket/consumer) and waits until it is
+ * Forks fixtures/consumer.mjs (which runs @docket/consumer from its sources) and waits until it is
  * started. `env` is added to this process's environment (e.g. NODE_EXTRA_CA_CERTS).
  */
 export async function forkConsumer(config: ConsumerChildConfig, { env }: { env?: Record<string, string> } = {}): Promise<ConsumerChild> {
   const child = fork(fixture, [JSON.stringify(config)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: sourceNodeArgs(),
     ...(env ? { env: { ...process.env, ...env } } : {}),
   });
   const messages: ChildMessage[] = [];

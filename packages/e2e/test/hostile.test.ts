@@ -5,7 +5,8 @@
 // RELIABILITY.md lists every case with the test that covers it.
 import { Consumer, type ConsumerOptions, isDocketError } from '@docket/consumer';
 import { Producer, type QueueDefinition, type QueueEvent, QueueEvents, defineQueue } from '@docket/producer';
-import { PROTOCOL_VERSION, type QueueKeys, decodeValue, encodeValue, queueKeys } from '@docket/protocol';
+import { PROTOCOL_VERSION } from '@docket/protocol';
+import { type QueueKeys, decodeValue, encodeValue, queueKeys } from '@docket/protocol/internal';
 import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';

@@ -6,7 +6,7 @@
 // job and costs it no attempt; a closing consumer takes its registration back and leaves no keys.
 import { Consumer } from '@docket/consumer';
 import { Producer, defineQueue } from '@docket/producer';
-import { inboxKey, queueKeys } from '@docket/protocol';
+import { inboxKey, queueKeys } from '@docket/protocol/internal';
 import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forkConsumer } from './helpers.js';

@@ -1,5 +1,5 @@
 // The strategy conformance suite: every scheduling strategy runs these cases against a real
-// redis-server, through the built producer and consumer (like hono's `runTest({ newRouter })`
+// redis-server, through the producer and consumer (like hono's `runTest({ newRouter })`
 // or unstorage's `testDriver`). strategies.test.ts runs it for each strategy.
 //
 // A strategy's order is given by a reference model in plain TypeScript (`push` when a job
@@ -13,7 +13,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Consumer, type Job, seededRandom } from '@docket/consumer';
 import { Producer, type QueueDefinition, type StrategyName, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
+import { type RedisServer, sourceNodeArgs, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 
 // ------------------------------------------------------------------ shared helpers
@@ -158,7 +158,7 @@ export interface StrategyConsumerChild {
 
 const childFixture = fileURLToPath(new URL('../fixtures/strategy-consumer.mjs', import.meta.url));
 
-/** Forks fixtures/strategy-consumer.mjs (the built @docket/consumer) and waits until it is started. */
+/** Forks fixtures/strategy-consumer.mjs (@docket/consumer from its sources) and waits until it is started. */
 export async function forkStrategyConsumer(config: {
   url: string;
   prefix: string;
@@ -170,7 +170,7 @@ export async function forkStrategyConsumer(config: {
   seed?: number;
   holdMs?: number;
 }): Promise<StrategyConsumerChild> {
-  const child = fork(childFixture, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(childFixture, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: sourceNodeArgs() });
   const messages: ChildMessage[] = [];
   child.on('message', (m: ChildMessage) => void messages.push(m));
   const handle: StrategyConsumerChild = {

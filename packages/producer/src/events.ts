@@ -1,10 +1,7 @@
 import { EventEmitter } from 'node:events';
+import { type ConnectionInput, type QueueDefinition, DEFAULT_PREFIX, DocketError } from '@docket/protocol';
 import {
-  type ConnectionInput,
-  type QueueDefinition,
   type QueueKeys,
-  DEFAULT_PREFIX,
-  DocketError,
   checkConnection,
   checkInteger,
   checkKnownKeys,
@@ -18,7 +15,7 @@ import {
   redisError,
   waitForConnection,
   validating,
-} from '@docket/protocol';
+} from '@docket/protocol/internal';
 import type { Redis } from 'ioredis';
 
 export type QueueEventType = 'enqueued' | 'active' | 'progress' | 'completed' | 'retrying' | 'dead' | 'cancelled';

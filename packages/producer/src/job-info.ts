@@ -1,4 +1,5 @@
-import { DocketError, type JobState, decodeRecord, decodeValue, isDocketError } from '@docket/protocol';
+import { DocketError, type JobState, isDocketError } from '@docket/protocol';
+import { decodeRecord, decodeValue } from '@docket/protocol/internal';
 
 /** A snapshot of a job, as `getJob` returns it. */
 export interface JobInfo<Payload = unknown, Result = unknown> {

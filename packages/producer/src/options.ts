@@ -1,18 +1,16 @@
+import { type Backoff, type QueueDefinition, DocketError } from '@docket/protocol';
 import {
-  type Backoff,
-  type QueueDefinition,
   checkBoolean,
   checkInteger,
   checkKnownKeys,
   checkOneOf,
   checkPlainObject,
-  DocketError,
   MAX_TIMER_MS,
   describe,
   invalid,
   optionalInteger,
   validating,
-} from '@docket/protocol';
+} from '@docket/protocol/internal';
 
 export const MIN_PRIORITY = -1_000_000;
 export const MAX_PRIORITY = 1_000_000;

@@ -1,11 +1,13 @@
 import {
   type ConnectionInput,
   type QueueDefinition,
-  type QueueKeys,
-  type RedisClient,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_PREFIX,
   DocketError,
+} from '@docket/protocol';
+import {
+  type QueueKeys,
+  type RedisClient,
   LuaScript,
   MAX_TIMER_MS,
   RECORD_LUA,
@@ -26,7 +28,7 @@ import {
   redisError,
   waitForConnection,
   validating,
-} from '@docket/protocol';
+} from '@docket/protocol/internal';
 import { getStrategy } from '@docket/scheduler';
 import cancelLua from './cancel.lua';
 import countsLua from './counts.lua';

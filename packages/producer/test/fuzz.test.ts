@@ -5,7 +5,8 @@
 import { type RedisServer, anyOptions, anyValue, forDuration, fuzzer, startRedisServer, uniquePrefix } from '@docket/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeThrown, isDocketError, queueKeys } from '@docket/protocol';
+import { isDocketError } from '@docket/protocol';
+import { describeThrown, queueKeys } from '@docket/protocol/internal';
 import { Producer, QueueEvents, defineQueue } from '../src/index.js';
 
 const BUDGET_MS = 2_000;

@@ -1,4 +1,5 @@
-import { PROTOCOL_VERSION, encodeValue, queueKeys } from '@docket/protocol';
+import { PROTOCOL_VERSION } from '@docket/protocol';
+import { encodeValue, queueKeys } from '@docket/protocol/internal';
 import { type RedisServer, startRedisServer, uniquePrefix } from '@docket/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

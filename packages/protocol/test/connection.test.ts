@@ -2,7 +2,8 @@
 import { freePort, startRedisServer } from '@docket/testing';
 import { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { DocketError, describeConnection, isDocketError, redisError, waitForConnection } from '../src/index.js';
+import { DocketError, isDocketError } from '../src/index.js';
+import { describeConnection, redisError, waitForConnection } from '../src/internal.js';
 
 describe('describeConnection', () => {
   it('names scheme, host, port and user, never the password', () => {

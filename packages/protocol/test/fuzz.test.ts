@@ -5,23 +5,21 @@
 // (DOCKET_FUZZ_MS=<ms> changes the time spent on each part).
 import { type Fuzz, anyOptions, anyValue, forDuration, fuzzer, plainValue } from '@docket/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { STRATEGY_NAMES, defineQueue, isDocketError } from '../src/index.js';
 import {
   type JobHeader,
   RECORD_FORMAT,
   STATE_CODES,
-  STRATEGY_NAMES,
   checkInteger,
   checkPrefix,
   checkQueueName,
   decodeRecord,
   decodeValue,
-  defineQueue,
   describeThrown,
   encodeChecked,
   encodeRecord,
   encodeValue,
-  isDocketError,
-} from '../src/index.js';
+} from '../src/internal.js';
 
 const BUDGET_MS = 2_000;
 const prototypeKeys = () => Object.getOwnPropertyNames(Object.prototype).sort();

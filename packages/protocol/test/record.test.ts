@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { type RedisServer, startRedisServer, uniquePrefix } from '@docket/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Backoff, type JobState, isDocketError } from '../src/index.js';
 import {
-  type Backoff,
   type JobHeader,
-  type JobState,
   RECORD_FORMAT,
   RECORD_LUA,
   STATE_CODES,
@@ -14,10 +13,9 @@ import {
   decodeValue,
   encodeRecord,
   encodeValue,
-  isDocketError,
   queueKeyList,
   queueKeys,
-} from '../src/index.js';
+} from '../src/internal.js';
 
 const ALL_STATES: JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead', 'cancelled'];
 

@@ -1,17 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type DocketErrorCode,
-  DocketError,
-  STRATEGY_NAMES,
-  checkInteger,
-  checkQueue,
-  decodeValue,
-  defineQueue,
-  describeThrown,
-  encodeChecked,
-  encodeValue,
-  isDocketError,
-} from '../src/index.js';
+import { type DocketErrorCode, DocketError, STRATEGY_NAMES, defineQueue, isDocketError } from '../src/index.js';
+import { checkInteger, checkQueue, decodeValue, describeThrown, encodeChecked, encodeValue } from '../src/internal.js';
 
 /** Runs `fn`, expects a DocketError with `code`, and returns its message. */
 function failure(fn: () => unknown, code: DocketErrorCode): string {

@@ -1,4 +1,4 @@
-import { checkInteger } from '@docket/protocol';
+import { checkInteger } from '@docket/protocol/internal';
 
 /**
  * A small seeded generator of numbers in [0, 1) (mulberry32), for a consumer's `random`

@@ -1,4 +1,5 @@
-import { DocketError, checkInteger, checkOneOf, invalid } from '@docket/protocol';
+import { DocketError } from '@docket/protocol';
+import { checkInteger, checkOneOf, invalid } from '@docket/protocol/internal';
 
 /** How a consumer that serves several queues decides which one to fill its free slots from first. */
 export type SelectionName = 'strict' | 'weighted' | 'round-robin';

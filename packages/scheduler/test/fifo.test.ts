@@ -1,4 +1,5 @@
-import { LuaScript, RECORD_LUA, STRATEGY_NAMES, composeLua, isDocketError, queueKeyList, queueKeys } from '@docket/protocol';
+import { STRATEGY_NAMES, isDocketError } from '@docket/protocol';
+import { LuaScript, RECORD_LUA, composeLua, queueKeyList, queueKeys } from '@docket/protocol/internal';
 import { type RedisServer, startRedisServer, uniquePrefix } from '@docket/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fifo, getStrategy } from '../src/index.js';
