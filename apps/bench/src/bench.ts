@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { svgChart } from './chart.js';
 import type { ChildConfig, ChildMessage } from './child.js';
 import {
   DEFAULT_PREFIXES,
@@ -35,7 +36,6 @@ import {
   markdown,
   resultsTable,
   summaryLine,
-  svgChart,
 } from './report.js';
 
 // ---------------------------------------------------------------------------------------------
