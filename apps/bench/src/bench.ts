@@ -2,14 +2,13 @@
 //   pnpm bench [--quick] [--scenarios enqueue,bulk,process,latency,memory,priority,idle]
 //              [--libs docket,bullmq,bee-queue] [--set name=value,...] [--check-targets]
 // See README.md ("pnpm bench") for what each scenario measures and how to read the ratios.
-import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { svgChart } from './chart.js';
-import type { ChildConfig, ChildMessage } from './child.js';
+import { ConsumerProcess, killConsumerProcesses } from './consumer-process.js';
 import {
   DEFAULT_PREFIXES,
   LABELS,
@@ -37,6 +36,7 @@ import {
   resultsTable,
   summaryLine,
 } from './report.js';
+import { Failure, describeError, log, sleep } from './scenario.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -104,13 +104,6 @@ const CONCURRENCY = 50;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const log = (line: string) => console.log(line);
-/** A library did not do what the scenario expects (its message says what). */
-class Failure extends Error {}
-
-const describeError = (e: unknown) => (e instanceof Failure ? e.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-
 interface Context {
   redis: BenchRedis;
   admin: Redis;
@@ -152,71 +145,6 @@ async function expectDrained(producer: ProducerSide): Promise<void> {
   const c = await producer.counts();
   if (c.waiting !== 0 || c.active !== 0) throw new Failure(`jobs left after the run: ${c.waiting} waiting, ${c.active} active`);
   if (c.finishedKept !== 0) throw new Failure(`${c.finishedKept} finished jobs kept (removal of finished jobs is not in effect)`);
-}
-
-const CHILD = fileURLToPath(new URL('./child.js', import.meta.url));
-/** Consumer processes still running (killed if the benchmark is interrupted). */
-const LIVE = new Set<ChildProcess>();
-
-/** A forked consumer process and its messages. */
-class Child {
-  readonly proc: ChildProcess;
-  readonly #waiters = new Set<(m: ChildMessage) => void>();
-  #exit: Promise<number | null>;
-  #error: string | undefined;
-
-  constructor(config: ChildConfig, onMessage?: (m: ChildMessage) => void) {
-    this.proc = fork(CHILD, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.proc.on('message', (m: ChildMessage) => {
-      if (m.type === 'error') this.#error = m.message;
-      onMessage?.(m);
-      for (const w of this.#waiters) w(m);
-    });
-    LIVE.add(this.proc);
-    this.#exit = new Promise((resolve) =>
-      this.proc.once('exit', (code) => {
-        LIVE.delete(this.proc);
-        resolve(code);
-      }),
-    );
-  }
-
-  /** Resolves with the first message of `type`; rejects on a child error, exit or timeout. */
-  waitFor<T extends ChildMessage['type']>(type: T, timeoutMs: number, what: string): Promise<Extract<ChildMessage, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const done = (fn: () => void) => {
-        clearTimeout(timer);
-        this.#waiters.delete(waiter);
-        fn();
-      };
-      const waiter = (m: ChildMessage) => {
-        if (m.type === type) done(() => resolve(m as Extract<ChildMessage, { type: T }>));
-        else if (m.type === 'error') done(() => reject(new Failure(`consumer process: ${m.message}`)));
-      };
-      const timer = setTimeout(() => done(() => reject(new Failure(`timed out after ${timeoutMs / 1000} s waiting for ${what}`))), timeoutMs);
-      this.#waiters.add(waiter);
-      void this.#exit.then((code) =>
-        done(() => reject(new Failure(this.#error ? `consumer process: ${this.#error}` : `consumer process exited (${code}) before ${what}`))),
-      );
-    });
-  }
-
-  /** Asks the child to close its consumer and exit; kills it if it takes too long. */
-  async stop(timeoutMs = 15_000): Promise<void> {
-    if (this.proc.exitCode === null && this.proc.connected) this.proc.send({ type: 'stop' });
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), timeoutMs);
-    await this.#exit;
-    clearTimeout(timer);
-  }
-
-  /** The error the child reported, if any. */
-  get error(): string | undefined {
-    return this.#error;
-  }
-
-  kill(): void {
-    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,7 +192,7 @@ async function scenarioProcess(ctx: Context, lib: LibraryName, concurrency: numb
   const producer = await LIBRARY[lib].producer(target, queue);
   try {
     await enqueueChunks(producer, 0, warm + count);
-    const child = new Child({ mode: 'throughput', lib, target, queue, concurrency, warm, count });
+    const child = new ConsumerProcess({ mode: 'throughput', lib, target, queue, concurrency, warm, count });
     try {
       const timeout = Math.max(60_000, ((warm + count) / 100) * 1000); // fails below 100 jobs/s
       const done = await child.waitFor('done', timeout, `${warm + count} jobs to complete`);
@@ -345,7 +273,7 @@ async function scenarioLatency(ctx: Context, lib: LibraryName, seconds: number):
   let receivedMeasured = 0;
   let probes = 0;
   const producer = await LIBRARY[lib].producer(target, queue);
-  const child = new Child({ mode: 'latency', lib, target, queue, concurrency: CONCURRENCY }, (m) => {
+  const child = new ConsumerProcess({ mode: 'latency', lib, target, queue, concurrency: CONCURRENCY }, (m) => {
     if (m.type !== 'latency') return;
     for (let k = 0; k < m.samples.length; k += 2) {
       const i = m.samples[k]!;
@@ -442,7 +370,7 @@ interface Idle {
 /** 6b. Commands/s an idle docket consumer (own process, concurrency 50, empty queue) causes. */
 async function scenarioIdle(ctx: Context): Promise<Idle> {
   const target = targetFor(ctx, 'docket');
-  const child = new Child({ mode: 'idle', lib: 'docket', target, queue: 'bench-idle', concurrency: CONCURRENCY });
+  const child = new ConsumerProcess({ mode: 'idle', lib: 'docket', target, queue: 'bench-idle', concurrency: CONCURRENCY });
   // MONITOR shows which commands came from a client and which ran inside a script ('lua'). On a
   // shared Redis other clients' commands would mix in: there, commandstats only.
   const monitor = ctx.redis.shared ? undefined : await ctx.admin.duplicate().monitor();
@@ -502,7 +430,7 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       console.error(`\n${signal}: stopping`);
-      for (const proc of LIVE) proc.kill('SIGKILL');
+      killConsumerProcesses();
       admin.disconnect();
       void redis.stop().finally(() => process.exit(130));
     });

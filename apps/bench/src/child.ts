@@ -1,5 +1,5 @@
-// A consumer process, forked by bench.ts for the processing, latency and idle scenarios, so the
-// consumer never shares an event loop with the producer (as in a real deployment).
+// A consumer process, forked (consumer-process.ts) for the processing, latency and idle
+// scenarios, so the consumer never shares an event loop with the producer (as in a real deployment).
 //   node dist/child.js '<ChildConfig as JSON>'   (with an IPC channel: fork() only)
 import { LIBRARY, type LibraryName, type Target, monoMs } from './libs.js';
 
