@@ -2,13 +2,9 @@
 //   pnpm bench [--quick] [--scenarios enqueue,bulk,process,latency,memory,priority,idle]
 //              [--libs docket,bullmq,bee-queue] [--set name=value,...] [--check-targets]
 // See README.md ("pnpm bench") for what each scenario measures and how to read the ratios.
-import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import { svgChart } from './chart.js';
-import { ConsumerProcess, killConsumerProcesses } from './consumer-process.js';
+import type { Redis } from 'ioredis';
+import { ConsumerProcess } from './consumer-process.js';
 import {
   DEFAULT_PREFIXES,
   LABELS,
@@ -22,21 +18,11 @@ import {
   payload,
 } from './libs.js';
 import { runPriorityScale } from './priority.js';
-import { type BenchRedis, benchRedis, commandCalls, deleteMatching, info } from './redis.js';
-import {
-  type DocketOnlyRow,
-  type PerLibrary,
-  type Report,
-  type Row,
-  collectTargets,
-  docketOnlyTable,
-  fmt,
-  machineLine,
-  markdown,
-  resultsTable,
-  summaryLine,
-} from './report.js';
+import { type BenchRedis, commandCalls, deleteMatching, info } from './redis.js';
+import { type DocketOnlyRow, type PerLibrary, type Report, type Row, collectTargets, fmt } from './report.js';
+import { NOTES, publish } from './results.js';
 import { Failure, describeError, log, sleep } from './scenario.js';
+import { setUp } from './setup.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -423,41 +409,10 @@ const emptyPerLibrary = (): PerLibrary => ({ docket: null, bullmq: null, 'bee-qu
 
 async function main(): Promise<void> {
   const started = monoMs();
-  const redis = await benchRedis();
-  const admin = new Redis(redis.url, { maxRetriesPerRequest: 3 });
-  const ctx: Context = { redis, admin, runId: randomBytes(3).toString('hex') };
-  // Interrupted: stop our consumer processes and our redis-server, then leave.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      console.error(`\n${signal}: stopping`);
-      killConsumerProcesses();
-      admin.disconnect();
-      void redis.stop().finally(() => process.exit(130));
-    });
-  }
+  const { redis, admin, runId, machine, libraries, close } = await setUp(QUICK ? 'quick' : 'full');
+  const ctx: Context = { redis, admin, runId };
   const failures: Report['failures'] = [];
   const details: Record<string, unknown> = {};
-  const loadStart = os.loadavg();
-  const server = await info(admin, 'server');
-  const cpus = os.cpus();
-  const machine: Report['machine'] = {
-    date: new Date().toISOString(),
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-    loadAverage: { start: loadStart, end: loadStart },
-    memoryGiB: os.totalmem() / 2 ** 30,
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    node: process.version,
-    redis: server.get('redis_version') ?? 'unknown',
-    redisTarget: redis.describe,
-  };
-  const libraries = Object.fromEntries(LIBRARIES.map((l) => [l, LIBRARY[l].version])) as Record<LibraryName, string>;
-
-  log(`docket vs BullMQ vs Bee-Queue (${QUICK ? 'quick' : 'full'} run)`);
-  log(`machine: ${machineLine(machine)}`);
-  log(`libraries: ${LIBRARIES.map((l) => `${LABELS[l]} ${libraries[l]}`).join(', ')}`);
-  if (redis.shared) log('REDIS_URL is shared: no FLUSHALL; keys use run-specific prefixes and are deleted after each step.');
-  log('');
 
   /** Runs `fn` for each selected library in the fixed order, from an empty Redis each time. */
   async function perLibrary<T>(scenario: string, fn: (lib: LibraryName) => Promise<T>, show: (v: T) => string): Promise<Record<LibraryName, T | null>> {
@@ -665,33 +620,8 @@ async function main(): Promise<void> {
     durationSeconds: (monoMs() - started) / 1000,
   };
 
-  log('');
-  log(resultsTable(report));
-  if (docketOnly.length > 0) log(`\n${docketOnlyTable(report)}`);
-  log('');
-  log(summaryLine(report));
-  if (QUICK) log('(quick run: small numbers of jobs, for checking that the benchmark works; its ratios are not meaningful)');
-
-  const dir = fileURLToPath(new URL('../results/', import.meta.url));
-  await mkdir(dir, { recursive: true });
-  const stamp = machine.date.replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const base = `bench-${stamp}${QUICK ? '-quick' : ''}`;
-  const latest = QUICK ? 'latest-quick' : 'latest';
-  const svg = svgChart(report);
-  const files: string[] = [];
-  for (const name of [base, latest]) {
-    await writeFile(`${dir}${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
-    await writeFile(`${dir}${name}.md`, markdown(report, `${name}.svg`));
-    await writeFile(`${dir}${name}.svg`, svg);
-    files.push(...['json', 'md', 'svg'].map((ext) => `${dir}${name}.${ext}`));
-  }
-  log('');
-  log('written:');
-  for (const f of files) log(`  ${f}`);
-  log(`done in ${report.durationSeconds.toFixed(1)} s`);
-
-  await admin.quit();
-  await redis.stop();
+  await publish(report);
+  await close();
   if (failures.length > 0) {
     console.error(`\n${failures.length} failure(s):`);
     for (const f of failures) console.error(`  ${f.scenario} / ${f.library}: ${f.message}`);
@@ -700,19 +630,6 @@ async function main(): Promise<void> {
   if (CHECK_TARGETS && report.targets.some((t) => t.met === false)) process.exit(2);
   process.exit(0);
 }
-
-/** What the table cannot say: deliberate choices and the unfairness we could not remove. */
-const NOTES = [
-  'Order: docket, BullMQ, Bee-Queue in every scenario; the Redis is emptied (FLUSHALL on the private server) before and after each library.',
-  'Rounds (full run: 2): the enqueue, bulk, process and latency scenarios run as interleaved rounds (docket, BullMQ, Bee-Queue, docket, BullMQ, Bee-Queue), each with its own warm-up; an enqueue, bulk or latency round has its share of the jobs (or seconds), a process round runs all of the scenario\'s jobs through one consumer process, as the scenario is defined; a rate is total jobs ÷ total measured seconds, latency percentiles are over the pooled samples. A noisy moment on the shared machine then hits the libraries more evenly.',
-  'Settings are each library\'s defaults except removal of finished jobs: BullMQ job options removeOnComplete/removeOnFail: true (via the Queue\'s defaultJobOptions, so they are stored with each job); Bee-Queue removeOnSuccess/removeOnFailure: true; docket keepCompleted/keepDead { count: 0 }.',
-  'Defaults kept even where they cost a library something: docket\'s producer batches the enqueues of one event-loop turn into one script call (its default), BullMQ\'s Queue sends one call per job (its default); Bee-Queue\'s producer keeps its defaults isWorker/getEvents/storeJobs: true (an extra blocking connection, a pub/sub subscription, and a Map of the jobs it created until they finish); all three write per-job events by default (docket and BullMQ to a capped stream, Bee-Queue with PUBLISH).',
-  'Consumers run in their own forked process; the parent only enqueues and measures. Producer, consumer and Redis share the same (2-core, shared) machine, so they compete for CPU: a library that burns more client CPU also slows Redis down.',
-  'Warm-up: each library first runs a small batch of the same work on the same queue and connections (enqueue, bulk, process) or the first seconds of the same load (latency: 3 s, as BullMQ needs about 2 s at 2,000 jobs/s to clear the backlog it builds up when the load starts, even once its worker has run probe jobs), not counted. The latency load starts only after the consumer has run 5 probe jobs one by one.',
-  'Process rate: from the completion of the last warm-up job to the completion of the last job, counted in the consumer process from each library\'s own "completed" event (docket \'completed\', BullMQ worker \'completed\', Bee-Queue \'succeeded\'), which fire once the outcome is stored in Redis.',
-  'Latency: enqueue timestamp from the system-wide monotonic clock in the payload, handler-start time from the same clock in the consumer process; the time between the timestamp and the enqueue call is part of the figure for every library alike.',
-  'Memory: INFO used_memory after minus before enqueueing the jobs (one job enqueued first so the queue\'s fixed structures are not counted), divided by the job count; it includes each library\'s event stream or indexes, which are part of its footprint.',
-];
 
 main().catch((err) => {
   console.error(err);
