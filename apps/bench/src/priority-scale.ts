@@ -1,7 +1,8 @@
 // Does a priority queue stay fast when it is huge? Enqueue and fetch rates on a priority queue
 // holding 1,000,000 waiting jobs, next to the same operations on a near-empty one, in one run.
 //   pnpm --filter @docket/bench priority-scale [--waiting N] [--ops N]
-// The same measurement is scenario 6 of `pnpm bench` (src/bench.ts); the logic is in priority.ts.
+// The same measurement is scenario 6a of `pnpm bench` (src/scenarios/priority.ts); the logic is
+// in priority.ts.
 import { randomBytes } from 'node:crypto';
 import { runPriorityScale } from './priority.js';
 import { benchRedis } from './redis.js';

@@ -1,6 +1,6 @@
 // The logic of the priority-scale benchmark, shared by `priority-scale` (its own CLI) and
-// `bench` (scenario 6): enqueue and fetch rates on a priority queue holding many waiting
-// jobs, next to the same operations on a near-empty one, in one run.
+// `bench` (scenario 6a, scenarios/priority.ts): enqueue and fetch rates on a priority queue
+// holding many waiting jobs, next to the same operations on a near-empty one, in one run.
 import { Consumer } from '@docket/consumer';
 import { Producer, defineQueue } from '@docket/producer';
 import { Redis } from 'ioredis';
