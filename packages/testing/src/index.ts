@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 export { freePort, startRedisServer, type RedisServer, type RedisServerOptions, type RedisServerTls } from './redis-server.js';
+export { probeRedis, type RedisProbe } from './probe.js';
 export { startTcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
 export { SOURCE_CONDITION, sourceNodeArgs } from './source.js';
 export { anyOptions, anyValue, forDuration, fuzzer, plainValue, type Fuzz } from './fuzz.js';

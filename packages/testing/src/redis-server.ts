@@ -29,6 +29,14 @@ export interface RedisServerOptions {
   tls?: boolean;
   /** Listen on this loopback port instead of a free one (e.g. one a test saw refused). */
   port?: number;
+  /** The `redis-server` binary to run: a name looked up on PATH, or a path. @default 'redis-server' */
+  binary?: string;
+  /**
+   * Run the server in a process group of its own, so that Ctrl+C in a terminal (SIGINT to the
+   * whole foreground group) does not stop it under clients that still need it while they
+   * shut down; `stop()` ends it. @default false
+   */
+  detached?: boolean;
 }
 
 /** The test CA of a TLS server. */
@@ -135,10 +143,11 @@ function launch(port: number, dir: string, options: RedisServerOptions, config: 
     '--logfile', '',
     ...(options.args ?? []),
   ];
+  const binary = options.binary ?? 'redis-server';
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
     } catch (err) {
       reject(err);
       return;
@@ -155,7 +164,10 @@ function launch(port: number, dir: string, options: RedisServerOptions, config: 
     child.stdout?.on('data', onData);
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'ENOENT' ? new Error('redis-server is not on PATH: install it (apt-get install -y redis-server)') : err);
+      if (err.code !== 'ENOENT') return reject(err);
+      // code ENOENT kept, so a caller can tell "no such binary" from a server that failed to start.
+      const missing = binary === 'redis-server' ? 'redis-server is not on PATH' : `${binary} was not found`;
+      reject(Object.assign(new Error(`${missing}: install it (apt-get install -y redis-server)`), { code: 'ENOENT' }));
     });
     child.once('exit', (code) => {
       if (options.tls && /tls-port/.test(output) && /Bad directive|wrong number of arguments/.test(output)) {

@@ -70,6 +70,21 @@ describe('startRedisServer', () => {
   });
 });
 
+describe('startRedisServer, binary and process group', () => {
+  it('binary: runs the one named, and a missing one rejects with code ENOENT', async () => {
+    const redis = await startRedisServer({ appendonly: false, binary: 'redis-server', detached: true });
+    try {
+      expect(await redis.client().ping()).toBe('PONG');
+    } finally {
+      await redis.stop();
+    }
+    await expect(startRedisServer({ binary: '/nonexistent/redis-server' })).rejects.toMatchObject({
+      code: 'ENOENT',
+      message: expect.stringContaining('/nonexistent/redis-server was not found'),
+    });
+  });
+});
+
 describe('startRedisServer, locked down', () => {
   it('password: the default user needs it; url, connectionOptions() and client() carry it', async () => {
     const redis = await startRedisServer({ appendonly: false, password: 'p@ss word' });

@@ -1,15 +1,16 @@
-// @ts-check
-// The consumer side: one worker process running jobs from every demo queue. main.mjs forks
+// The consumer side: one worker process running jobs from every demo queue. main.ts forks
 // two of them; each reports every outcome (completed, retrying, dead, cancelled) to its
 // parent over IPC so the driver can count jobs and measure latency without polling Redis.
 // The handler honours its AbortSignal (a job `timeout`, a cancellation, a shutdown), reports
 // progress during long work and returns a small result, which docket stores.
 //
-// Run on its own: REDIS_URL=redis://127.0.0.1:6379 DEMO_PREFIX=demo node src/worker.mjs
+// Run on its own, once built (`pnpm demo` builds it; see the README):
+//   REDIS_URL=redis://127.0.0.1:6379 DEMO_PREFIX=demo node dist/worker.js
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Consumer, closeOnSignal, isDocketError } from '@docket/consumer';
-import { allQueues } from './queues.mjs';
+import { Consumer, type Job, closeOnSignal, isDocketError } from '@docket/consumer';
+import type { ClosedMessage, OutcomeMessage, OutcomeType, ReadyMessage } from './ipc-messages.js';
+import { type DemoFields, type DemoProgress, allQueues } from './queues.js';
 
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const prefix = process.env.DEMO_PREFIX || 'demo';
@@ -24,18 +25,14 @@ const PROGRESS_EVERY_MS = 100;
  * When each try's handler started and stopped, keyed by the job object: docket hands the
  * handler and the outcome events the same (frozen) object, so no id bookkeeping is needed,
  * and entries vanish with the job.
- * @type {WeakMap<object, { startedAt: number, stoppedAt?: number }>}
  */
-const tries = new WeakMap();
+const tries = new WeakMap<object, { startedAt: number; stoppedAt: number }>();
 
 /**
  * Pretends to work for `ms`, the way real work should: it passes the signal on, so a
  * timeout, a cancellation or a shutdown stops it at once; long work reports progress.
- * @param {number} ms
- * @param {AbortSignal} signal
- * @param {(value: import('./queues.mjs').DemoProgress) => void} progress
  */
-async function work(ms, signal, progress) {
+async function work(ms: number, signal: AbortSignal, progress: (value: DemoProgress) => void): Promise<void> {
   try {
     if (ms < PROGRESS_FROM_MS) {
       await sleep(ms, undefined, { signal });
@@ -84,16 +81,13 @@ const consumer = new Consumer({
 /**
  * Sends one outcome to the parent. Only outcomes Redis has accepted reach these events, so
  * what the driver counts is what is stored.
- * @param {'completed' | 'retrying' | 'dead' | 'cancelled'} type
- * @param {import('@docket/consumer').Job} job
- * @param {{ error?: unknown, result?: unknown }} [extra]
  */
-function report(type, job, { error, result } = {}) {
+function report(type: OutcomeType, job: Job, { error, result }: { error?: unknown; result?: unknown } = {}): void {
   // The events type jobs as Job<unknown> (they are not tied to the consumer's queues), but
   // every job here came from one of our queues.
-  const payload = /** @type {import('./queues.mjs').DemoFields} */ (job.payload);
+  const payload = job.payload as DemoFields;
   const t = tries.get(job);
-  const message = {
+  const message: OutcomeMessage = {
     type,
     worker: name,
     queue: job.queue,
@@ -101,12 +95,9 @@ function report(type, job, { error, result } = {}) {
     attempt: job.attempt,
     enqueuedAt: payload.enqueuedAt ?? job.createdAt,
     startedAt: t?.startedAt ?? 0,
-    /** When the handler returned or threw (for a timeout or a cancellation: when it stopped). */
     stoppedAt: t?.stoppedAt || 0,
-    /** When Redis had taken the outcome. */
     finishedAt: Date.now(),
     ...(error === undefined ? {} : { error: error instanceof Error ? error.message : String(error) }),
-    // TIMEOUT, CANCELLED, CLOSED...: lets the driver tell a timed-out try from a thrown error.
     ...(isDocketError(error) ? { code: error.code } : {}),
     ...(result === undefined ? {} : { result }),
   };
@@ -124,20 +115,23 @@ consumer.on('cancelled', (job) => report('cancelled', job));
 consumer.on('error', (err) => console.error(`[${name}] ${err.message}`));
 
 await consumer.start();
-process.send?.({ type: 'ready', worker: name });
+process.send?.({ type: 'ready', worker: name } satisfies ReadyMessage);
 
 // closeOnSignal does the graceful close (and logs it). `exit: false` because its
 // process.exit() could drop outcome messages still queued on the IPC channel; we exit
 // ourselves once close() (the same, shared close) has finished.
 closeOnSignal(consumer, { timeout: 5_000, exit: false });
-const exitWhenClosed = () =>
-  consumer.close().then(() => {
-    // The send callback runs once this last message is written, and IPC keeps order: every
-    // outcome before it has reached the parent. Exiting right away also saves the ~2 s the
-    // process would otherwise linger while ioredis waits for its blocking socket to close.
-    if (process.send && process.connected) process.send({ type: 'closed', worker: name }, () => process.exit(0));
-    else process.exit(0);
-  }, () => process.exit(1)); // closeOnSignal has already printed why
+const exitWhenClosed = (): Promise<void> =>
+  consumer.close().then(
+    () => {
+      // The send callback runs once this last message is written, and IPC keeps order: every
+      // outcome before it has reached the parent. Exiting right away also saves the ~2 s the
+      // process would otherwise linger while ioredis waits for its blocking socket to close.
+      if (process.send && process.connected) process.send({ type: 'closed', worker: name } satisfies ClosedMessage, () => process.exit(0));
+      else process.exit(0);
+    },
+    () => process.exit(1), // closeOnSignal has already printed why
+  );
 process.once('SIGTERM', exitWhenClosed);
 process.once('SIGINT', exitWhenClosed);
 // If the parent dies without telling us, do not linger as an orphan holding jobs.

@@ -1,4 +1,3 @@
-// @ts-check
 // The scheduling part of `pnpm demo`: what the four strategies and weighted selection do,
 // shown on jobs whose order of starts can be checked exactly. It runs in the driver's own
 // process, with in-process Consumers on queues of their own (the worker processes serve only
@@ -11,21 +10,21 @@
 //    [3, 2, 1]. Each fetch leases one job, from the queue the selection puts first, so the
 //    shares of starts follow the weights; once a queue runs dry its turns go to the others.
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Consumer, defineQueue, seededRandom } from '@docket/consumer';
+import { Consumer, type ConsumerOptions, type Job, defineQueue, seededRandom } from '@docket/consumer';
 import { Producer } from '@docket/producer';
+import type { QueueDefinition, StrategyName } from '@docket/protocol';
+import { waitUntil } from '@docket/testing';
+import { fmt } from './terminal.js';
 
-/** @typedef {import('@docket/protocol').StrategyName} StrategyName */
-/** @typedef {{ label: string }} OrderPayload */
-/** @typedef {import('@docket/protocol').QueueDefinition<OrderPayload>} OrderQueue */
-/** @typedef {import('@docket/protocol').QueueDefinition<null>} NoopQueue */
+type OrderPayload = { label: string };
+type OrderQueue = QueueDefinition<OrderPayload>;
+type NoopQueue = QueueDefinition<null>;
 
 /**
  * The jobs every strategy gets, in enqueue order, with the priority they carry on the priority
  * queue (the others refuse a non-zero one): ties, and one below the default 0.
- * @type {readonly (readonly [label: string, priority: number])[]}
  */
-const JOBS = [
+const JOBS: readonly (readonly [label: string, priority: number])[] = [
   ['A', 2], ['B', 5], ['C', 0], ['D', -3], ['E', 9], ['F', 5],
   ['G', 0], ['H', 5], ['I', 1], ['J', 9], ['K', 2], ['L', 0],
 ];
@@ -34,8 +33,7 @@ const LABELS = JOBS.map(([label]) => label);
 /** Seed of the random queue's generator: the same seed gives the same row, run after run. */
 const SEED = 20_250_101;
 
-/** @type {readonly { strategy: StrategyName, says: string }[]} */
-const ORDERS = [
+const ORDERS: readonly { strategy: StrategyName; says: string }[] = [
   { strategy: 'fifo', says: 'oldest first' },
   { strategy: 'lifo', says: 'newest first' },
   { strategy: 'random', says: 'uniformly random (seeded: same row every run)' },
@@ -58,41 +56,40 @@ const WEIGHTED = {
 /** Generous: a healthy run needs about a second for everything here. */
 const TIMEOUT_MS = 20_000;
 
-/**
- * @typedef {object} SectionOptions
- * @property {string} url the Redis the demo runs against
- * @property {string} prefix the run's key prefix
- * @property {(line: string) => void} log prints one line
- * @property {() => string} aborted why the run is stopping early ('' while it is not)
- */
+export interface SectionOptions {
+  /** The Redis the demo runs against. */
+  url: string;
+  /** The run's key prefix. */
+  prefix: string;
+  /** Prints one line. */
+  log: (line: string) => void;
+  /** Why the run is stopping early ('' while it is not). */
+  aborted: () => string;
+}
 
-/**
- * Resolves once `condition()` holds; rejects after TIMEOUT_MS or when the run aborts.
- * @param {() => boolean} condition @param {string} what @param {SectionOptions['aborted']} aborted
- */
-async function until(condition, what, aborted) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  while (!condition()) {
-    if (aborted()) throw new Error(`stopped while waiting for ${what}: ${aborted()}`);
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${TIMEOUT_MS / 1000} s`);
-    await sleep(5);
-  }
+/** Resolves once `condition()` holds; rejects after TIMEOUT_MS or when the run aborts. */
+async function until(condition: () => boolean, what: string, aborted: SectionOptions['aborted']): Promise<void> {
+  await waitUntil(
+    () => {
+      if (aborted()) throw new Error(`stopped while waiting for ${what}: ${aborted()}`);
+      return condition();
+    },
+    { timeout: TIMEOUT_MS, interval: 5, what },
+  );
 }
 
 /**
  * Runs `queues` with one consumer at concurrency 1 until `total` jobs completed, and returns
  * what `onStart` recorded, in the order the handler was called.
- * @template T
- * @param {SectionOptions} o
- * @param {Omit<import('@docket/consumer').ConsumerOptions, 'handler' | 'connection' | 'prefix' | 'concurrency'>} options
- * @param {number} total
- * @param {(job: import('@docket/consumer').Job<any>) => T} onStart
- * @param {string[]} problems
- * @returns {Promise<T[]>}
  */
-async function consume(o, options, total, onStart, problems) {
-  /** @type {T[]} */
-  const starts = [];
+async function consume<T>(
+  o: SectionOptions,
+  options: Omit<ConsumerOptions, 'handler' | 'connection' | 'prefix' | 'concurrency'>,
+  total: number,
+  onStart: (job: Job) => T,
+  problems: string[],
+): Promise<T[]> {
+  const starts: T[] = [];
   let completed = 0;
   const consumer = new Consumer({
     ...options,
@@ -113,13 +110,9 @@ async function consume(o, options, total, onStart, problems) {
   return starts;
 }
 
-/**
- * The four orders side by side.
- * @param {SectionOptions} o @param {Producer} producer @param {string[]} problems
- */
-async function orders(o, producer, problems) {
-  /** @param {string} name @param {StrategyName} strategy @returns {OrderQueue} */
-  const queue = (name, strategy) => defineQueue(name, { strategy });
+/** The four orders side by side. */
+async function orders(o: SectionOptions, producer: Producer, problems: string[]): Promise<void> {
+  const queue = (name: string, strategy: StrategyName): OrderQueue => defineQueue(name, { strategy });
   const runs = ORDERS.map((order) => ({ ...order, queue: queue(`order-${order.strategy}`, order.strategy) }));
   // A second random queue with the same seed: its row must be the same (what "seeded" promises).
   const again = queue('order-random-again', 'random');
@@ -134,9 +127,8 @@ async function orders(o, producer, problems) {
   }
   const priorityOf = new Map(JOBS);
   const started = performance.now();
-  /** @param {OrderQueue} q @param {boolean} seeded */
-  const run = (q, seeded) =>
-    consume(o, { queues: [q], ...(seeded ? { random: seededRandom(SEED) } : {}) }, JOBS.length, (job) => /** @type {OrderPayload} */ (job.payload).label, problems);
+  const run = (q: OrderQueue, seeded: boolean): Promise<string[]> =>
+    consume(o, { queues: [q], ...(seeded ? { random: seededRandom(SEED) } : {}) }, JOBS.length, (job) => (job.payload as OrderPayload).label, problems);
   // allSettled: if one run fails, the others still close their consumers before this throws.
   const settled = await Promise.allSettled([...runs.map((r) => run(r.queue, r.strategy === 'random')), run(again, true)]);
   const failed = settled.find((r) => r.status === 'rejected');
@@ -147,8 +139,7 @@ async function orders(o, producer, problems) {
 
   // What each row must be.
   const sortedByPriority = [...LABELS].sort((a, b) => (priorityOf.get(b) ?? 0) - (priorityOf.get(a) ?? 0)); // stable: ties keep enqueue order
-  /** @type {Record<StrategyName, (row: string[]) => string | undefined>} */
-  const checks = {
+  const checks: Record<StrategyName, (row: string[]) => string | undefined> = {
     fifo: (row) => (same(row, LABELS) ? undefined : `expected ${LABELS.join(' ')}`),
     lifo: (row) => (same(row, [...LABELS].reverse()) ? undefined : `expected ${[...LABELS].reverse().join(' ')}`),
     priority: (row) => (same(row, sortedByPriority) ? undefined : `expected ${sortedByPriority.map(withPriority).join(' ')}`),
@@ -160,8 +151,7 @@ async function orders(o, producer, problems) {
       return undefined;
     },
   };
-  /** @param {string} label */
-  function withPriority(label) {
+  function withPriority(label: string): string {
     return `${label}(${priorityOf.get(label)})`;
   }
 
@@ -181,14 +171,10 @@ async function orders(o, producer, problems) {
   o.log(`  ${''.padEnd(12)}(order of starts; ${fmt(ms)} ms, with a copy of the random queue run on the same seed, which must start the same row)`);
 }
 
-/**
- * Weighted selection across three full queues.
- * @param {SectionOptions} o @param {Producer} producer @param {string[]} problems
- */
-async function weighted(o, producer, problems) {
+/** Weighted selection across three full queues. */
+async function weighted(o: SectionOptions, producer: Producer, problems: string[]): Promise<void> {
   const { names, weights, perQueue, sample, tolerance, maxGapMs } = WEIGHTED;
-  /** @type {NoopQueue[]} */
-  const queues = names.map((name) => defineQueue(name));
+  const queues = names.map((name): NoopQueue => defineQueue(name));
   for (const q of queues) await producer.enqueueMany(q, Array.from({ length: perQueue }, () => ({ payload: null })));
 
   const total = perQueue * queues.length;
@@ -241,9 +227,8 @@ async function weighted(o, producer, problems) {
 /**
  * Runs the section and prints it. Problems (a wrong order, shares off the weights) are
  * pushed onto `problems`; a failure to run at all throws.
- * @param {SectionOptions} o @param {string[]} problems
  */
-export async function schedulingSection(o, problems) {
+export async function schedulingSection(o: SectionOptions, problems: string[]): Promise<void> {
   const producer = new Producer({ connection: o.url, prefix: o.prefix });
   try {
     await orders(o, producer, problems);
@@ -253,7 +238,5 @@ export async function schedulingSection(o, problems) {
   }
 }
 
-/** @param {string[]} a @param {string[]} b */
-const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
-const fmt = (/** @type {number} */ n) => Math.round(n).toLocaleString('en-US');
-const pct = (/** @type {number} */ x, digits = 1) => `${(x * 100).toFixed(digits)}%`;
+const same = (a: string[], b: string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const pct = (x: number, digits = 1): string => `${(x * 100).toFixed(digits)}%`;
