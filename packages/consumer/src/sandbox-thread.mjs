@@ -1,8 +1,8 @@
 // @ts-check
 /**
- * The entry of one sandbox thread (see sandbox.ts). Plain JavaScript with no imports beyond
- * node: builtins, so the very same file runs from `src/` (tests) and, copied by tsup, from
- * `dist/sandbox-thread.js` (the built package).
+ * The entry of one sandbox thread (see sandbox.ts). Plain JavaScript importing only node:
+ * builtins and sandbox-errors.mjs, so the very same file runs from `src/` (tests) and, bundled by
+ * tsup, from `dist/sandbox-thread.js` (the built package).
  *
  * Protocol (all messages are structured-cloned over the thread's parentPort):
  *   thread -> pool  { type: 'ready' }                          the handler module loaded
@@ -16,11 +16,7 @@
  */
 import { inspect } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
-
-/**
- * @typedef {{ name: string, message: string, stack?: string, code?: string | number,
- *   jobId?: string, queue?: string, cause?: SerializedError }} SerializedError
- */
+import { restoreFields, serializeError } from './sandbox-errors.mjs';
 
 if (!parentPort) throw new Error('sandbox-thread.mjs is the entry of a docket sandbox thread; it cannot run on the main thread');
 const port = parentPort;
@@ -31,41 +27,11 @@ function describeValue(value) {
   return text.length > 1000 ? `${text.slice(0, 997)}...` : text;
 }
 
-/** @param {unknown} value @returns {value is Error} */
-function isErrorLike(value) {
-  if (value instanceof Error) return true;
-  // Errors from another realm (vm contexts) fail instanceof but still look like errors.
-  return typeof value === 'object' && value !== null && typeof (/** @type {any} */ (value).message) === 'string' &&
-    typeof (/** @type {any} */ (value).name) === 'string' && typeof (/** @type {any} */ (value).stack) === 'string';
-}
+/** What a handler threw, for the pool (a thrown non-Error value is described). @param {unknown} value */
+const serializeThrown = (value) => serializeError(value, (v) => `The handler threw a non-Error value: ${describeValue(v)}`);
 
-/** @param {unknown} value @param {number} depth @returns {SerializedError} */
-function serializeError(value, depth = 0) {
-  if (!isErrorLike(value)) {
-    return { name: 'Error', message: `The handler threw a non-Error value: ${describeValue(value)}` };
-  }
-  const e = /** @type {any} */ (value);
-  /** @type {SerializedError} */
-  const out = { name: String(e.name), message: String(e.message) };
-  if (typeof e.stack === 'string') out.stack = e.stack;
-  if (typeof e.code === 'string' || typeof e.code === 'number') out.code = e.code;
-  if (typeof e.jobId === 'string') out.jobId = e.jobId;
-  if (typeof e.queue === 'string') out.queue = e.queue;
-  if (e.cause !== undefined && depth < 3) out.cause = serializeError(e.cause, depth + 1);
-  return out;
-}
-
-/** The abort reason as the handler sees it: an Error with the reason's name, message and code. @param {SerializedError} s */
-function reviveReason(s) {
-  const err = new Error(s.message);
-  Object.defineProperty(err, 'name', { value: s.name, writable: true, configurable: true, enumerable: false });
-  if (s.stack !== undefined) err.stack = s.stack;
-  const extra = /** @type {any} */ (err);
-  if (s.code !== undefined) extra.code = s.code;
-  if (s.jobId !== undefined) extra.jobId = s.jobId;
-  if (s.queue !== undefined) extra.queue = s.queue;
-  return err;
-}
+/** The abort reason as the handler sees it: an Error with the reason's name, message and code. @param {import('./sandbox-errors.mjs').SerializedError} s */
+const reviveReason = (s) => restoreFields(new Error(s.message), s);
 
 /** @param {any} mod @returns {Function | undefined} */
 function pickHandler(mod) {
@@ -94,7 +60,7 @@ async function main() {
       return;
     }
   } catch (err) {
-    const s = serializeError(err);
+    const s = serializeThrown(err);
     port.postMessage({ type: 'load-error', message: `cannot be loaded: ${s.name}: ${s.message}` });
     return;
   }
@@ -124,7 +90,7 @@ function serve(handler) {
       reply = { type: 'done', id, ok: true, value };
     } catch (err) {
       const isReason = controller.signal.aborted && err === controller.signal.reason;
-      reply = { type: 'done', id, ok: false, error: isReason ? null : serializeError(err) };
+      reply = { type: 'done', id, ok: false, error: isReason ? null : serializeThrown(err) };
     }
     if (current?.id === id) current = undefined;
     try {

@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type DocketErrorCode, DocketError } from '@docket/protocol';
-import { checkInteger, describe } from '@docket/protocol/internal';
+import { MAX_TIMER_MS, checkInteger, describe } from '@docket/protocol/internal';
+import { type SerializedError, restoreFields, serializeError } from './sandbox-errors.mjs';
+import { defaultThreadFile, toFileUrl } from './sandbox-files.js';
 
 export interface SandboxOptions {
   /** Module file whose default export (or named export `handler`) is `async (job, context) => result`. Absolute path or file: URL (string or URL). */
@@ -27,17 +26,6 @@ export interface SandboxTry {
   /** Aborting it (reason: any DocketError) asks the thread's handler to stop via its own AbortSignal (same reason message/code); if the handler has not settled after abortGrace ms the thread is terminated and run() rejects with the reason. */
   signal: AbortSignal;
   onProgress(value: unknown): void;
-}
-
-/** An error as it crosses between the pool and a thread (see sandbox-thread.mjs). */
-interface SerializedError {
-  name: string;
-  message: string;
-  stack?: string;
-  code?: string | number;
-  jobId?: string;
-  queue?: string;
-  cause?: SerializedError;
 }
 
 type ThreadMessage =
@@ -87,70 +75,18 @@ interface Running {
   reject(error: unknown): void;
 }
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** The thread entry next to this module: dist/sandbox-thread.js when built, src/sandbox-thread.mjs in the sources. */
-function defaultThreadFile(): URL {
-  // import.meta.url is empty in the CommonJS build; __filename exists there instead.
-  const here: string = typeof import.meta.url === 'string' ? import.meta.url : pathToFileURL(__filename).href;
-  const candidates = ['./sandbox-thread.js', './sandbox-thread.mjs'].map((name) => new URL(name, here));
-  const found = candidates.find((url) => existsSync(url));
-  if (found === undefined) {
-    throw new DocketError(
-      'INVALID_ARGUMENT',
-      `Cannot find the sandbox thread entry (${candidates.map((u) => fileURLToPath(u)).join(' or ')}); ` +
-        'if @docket/consumer is bundled into your application, copy dist/sandbox-thread.js beside the bundle or pass `threadFile`',
-    );
-  }
-  return found;
-}
-
-/** An absolute path or a file: URL, as a file: URL. */
-function toFileUrl(name: string, value: unknown): URL {
-  let url: URL | undefined;
-  if (value instanceof URL) url = value;
-  else if (typeof value === 'string' && value.startsWith('file:')) {
-    try {
-      url = new URL(value);
-    } catch {
-      url = undefined;
-    }
-  } else if (typeof value === 'string' && isAbsolute(value)) url = pathToFileURL(value);
-  if (url?.protocol !== 'file:') {
-    throw new DocketError('INVALID_ARGUMENT', `Expected \`${name}\` to be an absolute path or a file: URL, got \`${value instanceof URL ? value.href : describe(value)}\``);
-  }
-  return url;
-}
-
-function serializeError(value: unknown, depth = 0): SerializedError {
-  if (!(value instanceof Error)) return { name: 'Error', message: typeof value === 'string' ? value : describe(value) };
-  const e = value as Error & { code?: unknown; jobId?: unknown; queue?: unknown };
-  const out: SerializedError = { name: e.name, message: e.message };
-  if (typeof e.stack === 'string') out.stack = e.stack;
-  if (typeof e.code === 'string' || typeof e.code === 'number') out.code = e.code;
-  if (typeof e.jobId === 'string') out.jobId = e.jobId;
-  if (typeof e.queue === 'string') out.queue = e.queue;
-  if (e.cause !== undefined && depth < 3) out.cause = serializeError(e.cause, depth + 1);
-  return out;
-}
+/** An abort reason (a DocketError, or whatever a signal was aborted with) for the thread. */
+const serializeReason = (value: unknown): SerializedError => serializeError(value, (v) => (typeof v === 'string' ? v : describe(v)));
 
 /** An error thrown in a thread, rebuilt with the same name, message, stack (and code); a DocketError stays one. */
 function reviveError(s: SerializedError): Error {
   const cause = s.cause === undefined ? undefined : reviveError(s.cause);
-  let err: Error;
   if (s.name === 'DocketError' && typeof s.code === 'string') {
-    err = new DocketError(s.code as DocketErrorCode, s.message, { cause, jobId: s.jobId, queue: s.queue });
-  } else {
-    err = new Error(s.message, cause === undefined ? undefined : { cause });
-    if (s.name !== 'Error') Object.defineProperty(err, 'name', { value: s.name, writable: true, configurable: true, enumerable: false });
-    const extra = err as Error & Record<string, unknown>;
-    if (s.code !== undefined) extra.code = s.code;
-    if (s.jobId !== undefined) extra.jobId = s.jobId;
-    if (s.queue !== undefined) extra.queue = s.queue;
+    const err = new DocketError(s.code as DocketErrorCode, s.message, { cause, jobId: s.jobId, queue: s.queue });
+    err.stack = s.stack ?? `${s.name}: ${s.message}`;
+    return err;
   }
-  // No stack frames from this thread: they would point at the pool, not at the handler.
-  err.stack = s.stack ?? `${s.name}: ${s.message}`;
-  return err;
+  return restoreFields(new Error(s.message, cause === undefined ? undefined : { cause }), s);
 }
 
 /**
@@ -407,7 +343,7 @@ export class SandboxPool {
     }
     const th = run.thread as Thread;
     try {
-      th.worker.postMessage({ type: 'abort', id: run.id, reason: serializeError(reason) });
+      th.worker.postMessage({ type: 'abort', id: run.id, reason: serializeReason(reason) });
     } catch {
       // the thread is exiting; its exit decides the try
     }

@@ -39,7 +39,7 @@ describe('package boundaries', () => {
 
   it("the producer's build contains none of the consumer's code", async () => {
     const consumerScripts = await Promise.all(
-      ['step.lua', 'renew.lua'].map((f) => readFile(join(packagesDir, 'consumer', 'src', f), 'utf8')),
+      ['step.lua', 'renew.lua'].map((f) => readFile(join(packagesDir, 'consumer', 'src', 'lua', f), 'utf8')),
     );
     // Bundled the way tsup builds the package (its dependencies external, Lua as text), from
     // the sources, so that no prior build is needed.

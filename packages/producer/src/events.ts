@@ -87,7 +87,7 @@ function parseEntry(entryId: string, fields: Buffer[]): QueueEvent[] {
   const finish = () => {
     if (!current) return;
     // A run of events of one kind (and attempt) for consecutive generated ids is written as
-    // one event with a count 'n' (see emit_run in record.lua).
+    // one event with a count 'n' (see emit_run in protocol/src/lua/events.lua).
     const n = current.has('n') ? Number(current.get('n')?.toString()) : 1;
     const count = Number.isSafeInteger(n) && n >= 1 && n <= 100_000 ? n : 1;
     const first = count > 1 ? Number(current.get('j')?.toString()) : 0;

@@ -147,3 +147,8 @@ export function checkPayloadArgument(payload: unknown): void {
     throw new DocketError('NOT_ENCODABLE', `Cannot encode the payload: it is ${describe(payload)}`);
   }
 }
+
+/** A job id: a string of 1-256 characters. */
+export function checkId(id: unknown, option = 'id'): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 256) throw invalid(option, 'a job id (a string of 1-256 characters)', id);
+}

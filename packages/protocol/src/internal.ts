@@ -48,4 +48,9 @@ export {
 } from './connection.js';
 export { LuaScript, composeLua, type RedisClient } from './script.js';
 export { ensureQueueMeta } from './meta.js';
-export { RECORD_LUA } from './lua.js';
+export { LUA, QUEUE_PRELUDE, RECORD_LUA } from './lua.js';
+
+// Wire formats (each beside its Lua twin in wire/)
+export { type EnqueueArgsJob, jobSpec, packEnqueueArgs, unpackEnqueueArgs } from './wire/enqueue-args.js';
+export { type ReportKind, type WireReport, packReports, unpackReports } from './wire/reports.js';
+export { type LeaseEntry, packLeaseEntries, readLeaseEntries, readLeaseEntry } from './wire/lease-entries.js';

@@ -71,7 +71,7 @@ export interface QueueKeys {
   readonly cancelChannel: string;
 }
 
-/** The order of {@link QueueKeys} as scripts receive them in KEYS (see record.lua). */
+/** The order of {@link QueueKeys} as scripts receive them in KEYS (see lua/keys.lua). */
 export const QUEUE_KEY_ORDER = [
   'meta',
   'jobs',

@@ -4,7 +4,7 @@ import type { QueueKeys } from './keys.js';
 import type { QueueDefinition } from './queue.js';
 import { PROTOCOL_VERSION } from './record.js';
 import { LuaScript, type RedisClient } from './script.js';
-import metaLua from './meta.lua';
+import metaLua from './lua/meta.lua';
 
 const metaScript = new LuaScript('meta', metaLua);
 

@@ -15,7 +15,7 @@ export const RECORD_FORMAT = 2;
 
 export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'dead' | 'cancelled';
 
-/** State codes as stored in the record header; record.lua uses the same numbers. */
+/** State codes as stored in the record header; keys.lua (S_*) uses the same numbers. */
 export const STATE_CODES: readonly JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead', 'cancelled'];
 
 export type BackoffType = 'fixed' | 'exponential';
@@ -30,14 +30,14 @@ export interface Backoff {
   jitter?: boolean;
 }
 
-/** Fields in a header array; record.lua's H_* positions index them (from 1). */
+/** Fields in a header array; keys.lua's H_* positions index them (from 1). */
 const HEADER_FIELDS = 17;
 
 const BACKOFF_TYPES: readonly (BackoffType | 'none')[] = ['none', 'fixed', 'exponential'];
 
 /**
  * The mutable, Lua-readable part of a job record. Stored as a msgpack array whose positions
- * match the H_* constants of record.lua; scripts update it in place with cmsgpack.
+ * match the H_* constants of keys.lua; scripts update it in place with cmsgpack.
  */
 export interface JobHeader {
   state: JobState;

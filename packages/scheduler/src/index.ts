@@ -1,5 +1,6 @@
 // Strategies
-export { getStrategy, type Strategy } from './strategy.js';
+export { defineStrategy, type Strategy, type StrategyCapabilities } from './strategy.js';
+export { getStrategy } from './registry.js';
 export { fifo } from './strategies/fifo.js';
 export { lifo } from './strategies/lifo.js';
 export { priority } from './strategies/priority.js';

@@ -1,13 +1,9 @@
-import { DocketError, type StrategyName } from '@docket/protocol';
-import { fifo } from './strategies/fifo.js';
-import { lifo } from './strategies/lifo.js';
-import { priority } from './strategies/priority.js';
-import { random } from './strategies/random.js';
+import type { StrategyName } from '@docket/protocol';
 
 /**
  * A scheduling strategy decides how a waiting job is stored when it is pushed and which job
  * is handed out next. It is a Lua fragment, composed into the scripts that enqueue, fetch and
- * retry jobs (after protocol's RECORD_LUA, so it may use K_WAITING and K_META), which is what
+ * retry jobs (after protocol's queue prelude: keys, events and record, so it may use K_WAITING, K_META and call_chunked), which is what
  * keeps every push and pop one atomic script call.
  *
  * The fragment must define these local functions, each O(log n) or better:
@@ -23,21 +19,40 @@ import { random } from './strategies/random.js';
  *   if none). `random()` returns a number in [0, 1) from a generator the consumer seeds.
  * - `strategy_count()`: the number of waiting jobs.
  *
- * Adding a strategy means adding a file beside fifo.ts with its .lua and adding it to the registry below.
+ * Each strategy also declares its capabilities (`StrategyCapabilities`): scripts test those,
+ * as the Lua constants `defineStrategy` puts before the fragment, never a strategy's name.
+ *
+ * Adding a strategy means adding a file beside fifo.ts with its .lua, defining it with
+ * `defineStrategy`, and adding it to the registry (registry.ts). The conformance suite
+ * (test/conformance.ts) must pass for it.
  */
 export interface Strategy {
   readonly name: StrategyName;
+  /** The Lua fragment: the capability constants, then the strategy's functions. */
   readonly lua: string;
+  readonly capabilities: StrategyCapabilities;
 }
 
-const registry: Record<StrategyName, Strategy> = { fifo, lifo, random, priority };
+/** What the scripts may rely on about a strategy, beyond the functions every strategy has. */
+export interface StrategyCapabilities {
+  /**
+   * Jobs that become ready together (one `strategy_push_many`) in an empty queue are popped in
+   * the order given. Push delivery hands several jobs of one enqueue straight to a consumer
+   * only when this holds, so that it never changes the order of starts. In Lua:
+   * `STRATEGY_KEEPS_BATCH_ORDER`.
+   */
+  readonly keepsBatchOrder: boolean;
+}
 
-/** The strategy a queue definition names; throws if this build does not provide it. */
-export function getStrategy(name: StrategyName): Strategy {
-  const strategy = Object.hasOwn(registry, name) ? registry[name] : undefined;
-  if (!strategy) {
-    const known = Object.keys(registry).map((n) => `'${n}'`).join(', ');
-    throw new DocketError('INVALID_ARGUMENT', `Expected \`strategy\` to be one of ${known}, got \`'${name}'\` (not available yet)`);
-  }
-  return strategy;
+/** The Lua names of the capabilities, in the order they are declared. */
+const CAPABILITY_CONSTANTS: Record<keyof StrategyCapabilities, string> = {
+  keepsBatchOrder: 'STRATEGY_KEEPS_BATCH_ORDER',
+};
+
+/** A strategy from its name, capabilities and Lua functions (see {@link Strategy}). */
+export function defineStrategy(name: StrategyName, capabilities: StrategyCapabilities, lua: string): Strategy {
+  const constants = (Object.keys(CAPABILITY_CONSTANTS) as (keyof StrategyCapabilities)[])
+    .map((key) => `local ${CAPABILITY_CONSTANTS[key]} = ${capabilities[key] ? 'true' : 'false'}`)
+    .join('\n');
+  return Object.freeze({ name, capabilities: Object.freeze({ ...capabilities }), lua: `-- strategy ${name}: capabilities\n${constants}\n${lua}` });
 }

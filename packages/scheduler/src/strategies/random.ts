@@ -1,5 +1,5 @@
-import type { Strategy } from '../strategy.js';
+import { defineStrategy } from '../strategy.js';
 import lua from './random.lua';
 
 /** A uniformly random job among those waiting, at every pop. */
-export const random: Strategy = Object.freeze({ name: 'random', lua });
+export const random = defineStrategy('random', { keepsBatchOrder: false }, lua);

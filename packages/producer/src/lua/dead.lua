@@ -1,5 +1,5 @@
 -- docket producer: requeue or purge dead jobs.
--- KEYS: the queue keys (see record.lua).
+-- KEYS: the queue keys (see keys.lua).
 -- ARGV[1] action: 'requeue' or 'purge'; ARGV[2] '' for the oldest ARGV[3] dead jobs, or '1'
 -- for the ids that follow in ARGV[3..].
 -- Returns how many jobs were requeued or purged (ids that are not dead are skipped).

@@ -1,5 +1,5 @@
 -- docket producer: pause or resume a queue.
--- KEYS: the queue keys (see record.lua). ARGV[1] '1' to pause, '0' to resume.
+-- KEYS: the queue keys (see keys.lua). ARGV[1] '1' to pause, '0' to resume.
 -- Returns 1. Paused, consumers stop leasing its jobs (they still finish running ones, promote
 -- delayed jobs and recover leases); enqueueing still works. Resuming wakes a consumer, which
 -- passes the wake-up on while jobs remain.

@@ -1,5 +1,5 @@
 -- docket consumer: store a running try's progress and announce it.
--- KEYS: the queue keys (see record.lua).
+-- KEYS: the queue keys (see keys.lua).
 -- ARGV[1] id, ARGV[2] token, ARGV[3] progress value (msgpack bytes).
 -- Returns 1 if stored, 0 if the lease is not current (the value is dropped).
 -- Guarantees: only the current try of an active job can set its progress.

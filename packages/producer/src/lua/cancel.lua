@@ -1,5 +1,5 @@
 -- docket producer: cancel a job.
--- KEYS: the queue keys (see record.lua).
+-- KEYS: the queue keys (see keys.lua).
 -- ARGV[1] id, ARGV[2] the queue's cancel channel (messages are '<lease token>:<id>').
 -- Returns 1 cancelled now (it was waiting, delayed or waiting to retry), 2 cancellation
 -- requested (it is active: its consumer is told over the channel, and again by its next lease

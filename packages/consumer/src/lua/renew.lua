@@ -1,5 +1,5 @@
 -- docket consumer: extend the leases of jobs a consumer is still running.
--- KEYS: the queue keys (see record.lua).
+-- KEYS: the queue keys (see keys.lua).
 -- ARGV[1] lease ms, then pairs: id, token.
 -- Returns one value per pair: 1 renewed, 2 renewed but cancellation was requested (the
 -- consumer must stop the try; this backs up the pub/sub message, which may be missed),
