@@ -1,9 +1,9 @@
 // LoopWatch: a blocked event loop is noticed when it wakes up, warned about (rate-limited), and
 // named as the cause of a lease lost soon after. The blocks are real synchronous busy-waits.
+import { sleep } from '@docket/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LoopWatch } from '../src/lag.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function blockFor(ms: number): void {
   const until = performance.now() + ms;
   while (performance.now() < until) {

@@ -4,6 +4,7 @@
 // these needs Redis: the constructor validates without connecting, and start() validates its
 // arguments before it connects.
 import { type DocketErrorCode, defineQueue, isDocketError } from '@docket/protocol';
+import { rejection } from '@docket/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { Consumer, type ConsumerOptions, closeOnSignal } from '../src/index.js';
 
@@ -21,12 +22,7 @@ function revokedProxy(): object {
 
 /** Runs `fn` (sync or async) and returns the DocketError it threw or rejected with. */
 async function failure(fn: () => unknown, code: DocketErrorCode = 'INVALID_ARGUMENT'): Promise<Error> {
-  let caught: unknown;
-  try {
-    await fn();
-  } catch (err) {
-    caught = err;
-  }
+  const caught = await rejection<unknown>(fn);
   expect(caught, 'expected a DocketError').toBeDefined();
   expect(isDocketError(caught), String(caught)).toBe(true);
   expect((caught as { code: string }).code, (caught as Error).message).toBe(code);

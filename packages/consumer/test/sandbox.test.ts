@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { DocketError, isDocketError } from '@docket/protocol';
+import { rejection, waitUntil } from '@docket/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SandboxPool, type SandboxOptions, type SandboxTry } from '../src/sandbox.js';
 
@@ -40,18 +41,9 @@ function watchThreads(p: SandboxPool): () => number {
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
-
 /** Resolves when the try has reported `value` through onProgress. */
 async function progressSeen(t: { progress: unknown[] }, value: unknown): Promise<void> {
-  while (!t.progress.includes(value)) await new Promise((r) => setTimeout(r, 5));
+  await waitUntil(() => t.progress.includes(value), { interval: 5, what: `progress ${JSON.stringify(value)}` });
 }
 
 describe('SandboxPool: results and errors', () => {

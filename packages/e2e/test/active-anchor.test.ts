@@ -1,38 +1,27 @@
 // The active set's anchor: one member that is never a job keeps the set in Redis's skiplist
 // encoding (a listpack set makes every lease ZADD a linear scan). It must never be counted,
 // expire, be recovered as a lease, or collide with a job id.
-import { Consumer } from '@docket/consumer';
-import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { gate, testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
+const redis = useRedisServer();
 
 describe('the active set anchor', () => {
   it('keeps the set a skiplist, is never counted or recovered, and cannot be a job id', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue<{ i: number }>(`anchor-${prefix}`);
-    const activeKey = `${prefix}:{${queue.name}}:active`;
-    const producer = new Producer({ connection: redis.url, prefix });
-    const client = redis.client();
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { queue, keys, producer, client, newConsumer } = testQueue<{ i: number }>(redis, 'anchor');
+    const activeKey = `${keys}:active`;
+    const held = gate();
     const ran: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       concurrency: 5,
       // Short leases: housekeeping (which recovers expired leases) runs several times while the
       // jobs are held, and must not take the anchor for an expired lease.
       leaseDuration: 1_000,
       handler: async (job) => {
         ran.push(job.id);
-        await gate;
+        await held.opened;
       },
     });
     // The longest id a job may have, so an anchor of that length or shorter would collide.
@@ -52,15 +41,13 @@ describe('the active set anchor', () => {
     expect(entries.filter((e) => e.score !== 'inf').map((e) => e.id).sort()).toEqual([...ran].sort());
 
     // Past several housekeeping steps (renewals keep the real leases alive): nothing recovered.
-    await new Promise((r) => setTimeout(r, 1_500));
+    await sleep(1_500);
     expect(ran).toHaveLength(5);
-    open();
+    held.open();
     await waitUntil(async () => (await producer.counts(queue)).completed === 5, { what: 'five completed jobs' });
     expect((await producer.counts(queue)).active).toBe(0);
     expect(await client.zcard(activeKey)).toBe(1); // the anchor stays, so the encoding does too
     expect(await client.object('ENCODING', activeKey)).toBe('skiplist');
     expect(ran).toContain(longest);
-    await consumer.close();
-    await producer.close();
   });
 });

@@ -3,16 +3,12 @@
 // consumer process gets the job once the lease expires; the blocked consumer's late ack is
 // refused, and what it reports names the blocked event loop (not a vague "stalled or lost
 // Redis"), with the remedy.
-import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConsumerChild, forkConsumer } from './helpers.js';
+import { sleep } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { type ConsumerChild, forkConsumer, testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer({ appendonly: false });
-});
-afterAll(() => redis.stop());
+const redis = useRedisServer({ appendonly: false });
 
 const LEASE = 1_500;
 /** The "at least N ms" figure of a message. */
@@ -20,9 +16,7 @@ const blockedMs = (message: string | undefined) => Number(/blocked for at least 
 
 describe('a handler that blocks the event loop longer than leaseDuration', () => {
   it('loses the job to another consumer process; its late ack is refused with a LEASE_LOST that names the blocked loop', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`blocked-loop-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { prefix, queue, producer } = testQueue(redis, 'blocked-loop');
     const children: ConsumerChild[] = [];
     try {
       const { id } = await producer.enqueue(queue, { work: 1 });
@@ -54,7 +48,7 @@ describe('a handler that blocks the event loop longer than leaseDuration', () =>
       expect(rescuer.messages.filter((m) => m.type === 'error')).toEqual([]);
 
       // The job completed exactly once: B's try, with B's result, and A's late ack changed nothing.
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       expect(blocked.messages.filter((m) => m.type === 'completed')).toEqual([]);
       expect(rescuer.messages.filter((m) => m.type === 'completed')).toHaveLength(1);
       const job = await producer.getJob(queue, id);
@@ -63,7 +57,6 @@ describe('a handler that blocks the event loop longer than leaseDuration', () =>
       expect(job?.result).toEqual({ by: rescuer.process.pid });
     } finally {
       for (const child of children) await child.kill();
-      await producer.close();
     }
   });
 });

@@ -1,26 +1,15 @@
 // producer.cancel: a waiting or delayed job never runs; a job running in another process is
 // stopped through its signal within a second and ends `cancelled`, never retried.
-import { Consumer } from '@docket/consumer';
-import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forkConsumer } from './helpers.js';
+import { sleep, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { collectIds, forkConsumer, testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const redis = useRedisServer();
 
 describe('cancelling a job', () => {
   it('that is waiting: it never runs, its state is cancelled, and counts exclude it though its id stays in the list', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`cancel-wait-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const client = redis.client();
-    const keys = `${prefix}:{${queue.name}}`;
+    const { queue, keys, producer, client, newConsumer } = testQueue(redis, 'cancel-wait');
     const doomed = await producer.enqueue(queue, { name: 'doomed' });
     const kept = await producer.enqueue(queue, { name: 'kept' });
 
@@ -32,16 +21,12 @@ describe('cancelling a job', () => {
     expect(counts.cancelled).toBe(1);
 
     const ran: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       handler: async (job) => {
         ran.push(job.id);
       },
     });
-    const completed: string[] = [];
-    consumer.on('completed', (job) => completed.push(job.id));
+    const completed = collectIds(consumer, 'completed');
     await consumer.start();
     await waitUntil(() => completed.includes(kept.id), { what: 'the other job to complete' });
     await sleep(200);
@@ -54,18 +39,12 @@ describe('cancelling a job', () => {
     const after = await producer.counts(queue);
     expect(after).toMatchObject({ waiting: 0, active: 0, completed: 1, cancelled: 1 });
     expect(await client.llen(`${keys}:waiting`)).toBe(0);
-    await producer.close();
   });
 
   it('that is delayed: it leaves the delayed set and never runs when it comes due', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`cancel-delayed-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, producer, newConsumer } = testQueue(redis, 'cancel-delayed');
     const ran: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       pollInterval: 100,
       handler: async (job) => {
         ran.push(job.id);
@@ -82,15 +61,10 @@ describe('cancelling a job', () => {
     expect(ran).toEqual([]);
     expect((await producer.getJob(queue, delayed.id))?.state).toBe('cancelled');
     expect(await producer.counts(queue)).toMatchObject({ waiting: 0, delayed: 0, active: 0, cancelled: 1 });
-
-    await consumer.close();
-    await producer.close();
   });
 
   it('that is running in another process: its signal fires within 1 s, it ends cancelled and is not retried', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`cancel-active-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { prefix, queue, producer } = testQueue(redis, 'cancel-active');
     // Default lease (30 s, renewed every 10 s): the cancellation cannot ride on a lease renewal.
     const child = await forkConsumer({ url: redis.url, prefix, queue: queue.name, handler: { waitForAbort: true } });
     try {
@@ -119,24 +93,14 @@ describe('cancelling a job', () => {
       expect(await producer.cancel(queue, id)).toBe(false);
     } finally {
       await child.kill();
-      await producer.close();
     }
   });
 
   it('that was waiting, then trimmed and enqueued again with the same id: the new job runs once', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue<{ kind: string }>(`cancel-reuse-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const client = redis.client();
-    const keys = `${prefix}:{${queue.name}}`;
+    const { queue, keys, producer, client, newConsumer } = testQueue<{ kind: string }>(redis, 'cancel-reuse');
     const runs: { id: string; attempt: number }[] = [];
-    const cancelled: string[] = [];
-    const completed: string[] = [];
     const errors: Error[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       keepCompleted: { count: 1_000, age: 400 }, // cancelled jobs follow keepCompleted
       handler: async (job, { signal }) => {
         runs.push({ id: job.id, attempt: job.attempt });
@@ -147,8 +111,8 @@ describe('cancelling a job', () => {
         return 'ran';
       },
     });
-    consumer.on('cancelled', (job) => cancelled.push(job.id));
-    consumer.on('completed', (job) => completed.push(job.id));
+    const cancelled = collectIds(consumer, 'cancelled');
+    const completed = collectIds(consumer, 'completed');
     consumer.on('error', (err) => errors.push(err));
     await consumer.start();
     const blocker = await producer.enqueue(queue, { kind: 'block' });
@@ -177,17 +141,12 @@ describe('cancelling a job', () => {
     expect(job).toMatchObject({ state: 'completed', attempts: 1, result: 'ran' });
     expect(await producer.counts(queue)).toMatchObject({ waiting: 0, active: 0, completed: 1 });
     expect(await client.llen(`${keys}:waiting`)).toBe(0);
-    await consumer.close();
-    await producer.close();
   });
 
   it('that completed, or that does not exist, resolves false and changes nothing', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`cancel-done-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const consumer = new Consumer({ connection: redis.url, prefix, queues: [queue], handler: async () => 'ok' });
-    const completed: string[] = [];
-    consumer.on('completed', (job) => completed.push(job.id));
+    const { queue, producer, newConsumer } = testQueue(redis, 'cancel-done');
+    const consumer = newConsumer({ handler: async () => 'ok' });
+    const completed = collectIds(consumer, 'completed');
     await consumer.start();
     const { id } = await producer.enqueue(queue, { name: 'quick' });
     await waitUntil(() => completed.includes(id), { what: 'the job to complete' });
@@ -200,6 +159,5 @@ describe('cancelling a job', () => {
     expect(job?.result).toBe('ok');
     expect(await producer.counts(queue)).toMatchObject({ completed: 1, cancelled: 0 });
     expect(await producer.getJob(queue, 'no-such-job')).toBeNull();
-    await producer.close();
   });
 });

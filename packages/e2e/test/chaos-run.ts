@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Producer, defineQueue } from '@docket/producer';
 import { queueKeys } from '@docket/protocol/internal';
-import { type RedisServer, type TcpProxy, sourceNodeArgs, startRedisServer, startTcpProxy, uniquePrefix } from '@docket/testing';
+import { type RedisServer, type TcpProxy, sleep, sourceNodeArgs, startRedisServer, startTcpProxy, uniquePrefix } from '@docket/testing';
 
 export interface ChaosOptions {
   /** Jobs the producer enqueues. */
@@ -114,7 +114,6 @@ export interface ChaosResult {
 
 const consumerFixture = fileURLToPath(new URL('../fixtures/chaos-consumer.mjs', import.meta.url));
 const producerFixture = fileURLToPath(new URL('../fixtures/chaos-producer.mjs', import.meta.url));
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface ConsumerSlot {
   child: ChildProcess;

@@ -1,35 +1,24 @@
 // close({ timeout }): stop fetching, let running tries finish up to the timeout, release the rest.
-import { Consumer } from '@docket/consumer';
-import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
+const redis = useRedisServer();
 
 describe('closing a consumer with jobs in flight', () => {
   it('leaves no job active and none lost; released jobs run elsewhere with no attempt counted', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`close-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const client = redis.client();
-    const keys = `${prefix}:{${queue.name}}`;
+    const { queue, keys, producer, client, newConsumer } = testQueue(redis, 'close');
     // Even payloads finish quickly; odd ones run until their signal aborts.
     const jobs = await producer.enqueueMany(queue, Array.from({ length: 12 }, (_, i) => ({ payload: { i } })));
     const aborted: string[] = [];
     const finished: string[] = [];
-    const first = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const first = newConsumer({
       concurrency: 6,
       handler: async (job, { signal }) => {
         const { i } = job.payload as { i: number };
         if (i % 2 === 0) {
-          await new Promise((r) => setTimeout(r, 150));
+          await sleep(150);
           finished.push(job.id);
           return;
         }
@@ -56,31 +45,21 @@ describe('closing a consumer with jobs in flight', () => {
     }
 
     const attemptsSeen: number[] = [];
-    const second = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const second = newConsumer({
       concurrency: 6,
       handler: async (job) => void attemptsSeen.push(job.attempt),
     });
     await second.start();
     await waitUntil(async () => (await client.zcard(`${keys}:completed`)) === jobs.length, { what: 'all jobs completed' });
     expect(attemptsSeen.every((a) => a === 1)).toBe(true);
-    await second.close();
-    await producer.close();
   });
 
   it('with a generous timeout lets running tries finish instead of releasing them', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`close2-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, keys, producer, newConsumer } = testQueue(redis, 'close2');
     await producer.enqueueMany(queue, Array.from({ length: 4 }, (_, i) => ({ payload: { i } })));
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       concurrency: 4,
-      handler: async () => new Promise((r) => setTimeout(r, 300)),
+      handler: async () => sleep(300),
     });
     let completed = 0;
     consumer.on('completed', () => completed++);
@@ -89,23 +68,19 @@ describe('closing a consumer with jobs in flight', () => {
     await consumer.close({ timeout: 5_000 });
     expect(completed).toBe(4);
     const client = redis.client();
-    expect(await client.zcard(`${prefix}:{${queue.name}}:completed`)).toBe(4);
-    await producer.close();
+    expect(await client.zcard(`${keys}:completed`)).toBe(4);
   });
 
   it('called while start() is still connecting: the consumer never fetches and start() settles', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`close3-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, producer, newConsumer } = testQueue(redis, 'close3');
     let ran = 0;
-    const consumer = new Consumer({ connection: redis.url, prefix, queues: [queue], handler: async () => void ran++ });
+    const consumer = newConsumer({ handler: async () => void ran++ });
     const started = consumer.start();
     await consumer.close();
     await started;
     const { id } = await producer.enqueue(queue, { late: true });
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     expect(ran).toBe(0);
     expect((await producer.getJob(queue, id))?.state).toBe('waiting');
-    await producer.close();
   });
 });

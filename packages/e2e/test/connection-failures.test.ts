@@ -5,21 +5,11 @@
 import { type Server, createServer } from 'node:net';
 import { Consumer } from '@docket/consumer';
 import { Producer, QueueEvents, defineQueue, isDocketError } from '@docket/producer';
-import { type RedisServer, freePort, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, rejection, sleep, uniquePrefix, waitUntil } from '@docket/testing';
+import { startRedisServerForTest, useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const quiet = { warn() {}, error() {} };
-
-/** The rejection of `promise` (fails the test if it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    const value = await promise;
-    throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-}
 
 /** Listens on `port` and counts the connections that arrive during `ms`. */
 async function connectionsDuring(port: number, ms: number): Promise<number> {
@@ -46,7 +36,6 @@ describe('Redis unreachable at start (a closed loopback port)', () => {
   it('producer calls reject with CONNECTION_FAILED naming the address and ECONNREFUSED, and go through once Redis is up', async () => {
     const port = await freePort();
     const producer = new Producer({ connection: `redis://127.0.0.1:${port}`, connectTimeout: 1_000 });
-    let redis: RedisServer | undefined;
     try {
       const calls = [
         () => producer.enqueue(queue, { a: 1 }),
@@ -62,7 +51,7 @@ describe('Redis unreachable at start (a closed loopback port)', () => {
         expect(err.message).toContain('ECONNREFUSED');
       }
       // The producer's connection keeps trying in the background, so it recovers by itself.
-      redis = await startRedisServer({ appendonly: false, port });
+      await startRedisServerForTest({ appendonly: false, port });
       let id: string | undefined;
       await waitUntil(
         async () => {
@@ -74,7 +63,6 @@ describe('Redis unreachable at start (a closed loopback port)', () => {
       expect((await producer.getJob(queue, id as string))?.payload).toEqual({ a: 2 });
     } finally {
       await producer.close();
-      await redis?.stop();
     }
   });
 
@@ -111,11 +99,7 @@ describe('credentials refused', () => {
   const PASSWORD = 'right-password';
   const prefix = uniquePrefix();
   const queue = defineQueue(`auth-${prefix}`);
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await startRedisServer({ appendonly: false, password: PASSWORD, aclUsers: ['app on >app-password ~* &* +@all'] });
-  });
-  afterAll(() => redis.stop());
+  const redis = useRedisServer({ appendonly: false, password: PASSWORD, aclUsers: ['app on >app-password ~* &* +@all'] });
   const at = () => `redis://127.0.0.1:${redis.port}`;
 
   /** Checks the error is AUTH_FAILED, names the address and the reply, and does not leak `secret`. */
@@ -172,11 +156,7 @@ describe('credentials refused', () => {
 });
 
 describe('connection lost during consumer.start()', () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await startRedisServer({ appendonly: false });
-  });
-  afterAll(() => redis.stop());
+  const redis = useRedisServer({ appendonly: false });
 
   it('the queue meta check in flight fails start() instead of waiting forever for a reply that was dropped', async () => {
     const queue = defineQueue(`drop-${uniquePrefix()}`);

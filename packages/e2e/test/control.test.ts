@@ -1,42 +1,24 @@
 // Queue control from the producer side: pause/resume, counts, dead-job handling, and what
 // getJob shows of a job's result and progress.
-import { Consumer } from '@docket/consumer';
-import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { collectIds, gate, testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function gate(): { wait: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((r) => (open = r));
-  return { wait, open };
-}
+const redis = useRedisServer();
 
 describe('queue control', () => {
   it('pause stops consumers from leasing (enqueue still works, jobs wait); resume lets them run', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`ctl-pause-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, producer, newConsumer } = testQueue(redis, 'ctl-pause');
     const started: string[] = [];
-    const completed: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       concurrency: 5,
       pollInterval: 100,
       handler: async (job) => {
         started.push(job.id);
       },
     });
-    consumer.on('completed', (job) => completed.push(job.id));
+    const completed = collectIds(consumer, 'completed');
     await consumer.start();
     const first = await producer.enqueue(queue, { n: 0 });
     await waitUntil(() => completed.includes(first.id), { what: 'a job before the pause' });
@@ -53,25 +35,18 @@ describe('queue control', () => {
     await producer.resume(queue);
     await waitUntil(() => jobs.every(({ id }) => completed.includes(id)), { what: 'the paused jobs to run after resume' });
     expect(await producer.counts(queue)).toMatchObject({ waiting: 0, completed: 4, paused: false });
-    await consumer.close();
-    await producer.close();
   });
 
   it('counts one job in each state: waiting, delayed, active, completed, dead, cancelled', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue<{ kind: string }>(`ctl-counts-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, producer, newConsumer } = testQueue<{ kind: string }>(redis, 'ctl-counts');
     const block = gate();
     const started: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       concurrency: 1,
       handler: async (job) => {
         started.push(job.payload.kind);
         if (job.payload.kind === 'die') throw new Error('bad input');
-        if (job.payload.kind === 'block') await block.wait;
+        if (job.payload.kind === 'block') await block.opened;
       },
     });
     await consumer.start();
@@ -91,30 +66,21 @@ describe('queue control', () => {
     await waitUntil(async () => (await producer.getJob(queue, waiting.id))?.state === 'completed', { what: 'the waiting job to run' });
     expect(await producer.counts(queue)).toEqual({ waiting: 0, delayed: 1, active: 0, completed: 3, dead: 1, cancelled: 1, paused: false });
     expect(started).toEqual(['ok', 'die', 'block', 'wait']);
-    await consumer.close();
-    await producer.close();
   });
 
   it('lists dead jobs newest first with their errors; requeueDead(ids) and requeueDead() run them again from attempt 1', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue<{ name: string }>(`ctl-dead-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, producer, newConsumer } = testQueue<{ name: string }>(redis, 'ctl-dead');
     let failing = true;
     const runs: { name: string; attempt: number }[] = [];
-    const dead: string[] = [];
-    const completed: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       handler: async (job) => {
         runs.push({ name: job.payload.name, attempt: job.attempt });
         if (failing) throw new Error(`no luck for ${job.payload.name}`);
         return `done ${job.payload.name}`;
       },
     });
-    consumer.on('dead', (job) => dead.push(job.id));
-    consumer.on('completed', (job) => completed.push(job.id));
+    const dead = collectIds(consumer, 'dead');
+    const completed = collectIds(consumer, 'completed');
     await consumer.start();
 
     const ids: string[] = [];
@@ -150,28 +116,18 @@ describe('queue control', () => {
     expect(await producer.listDead(queue)).toEqual([]);
     expect(await producer.counts(queue)).toMatchObject({ dead: 0, completed: 3, waiting: 0 });
     expect(await producer.requeueDead(queue)).toBe(0);
-    await consumer.close();
-    await producer.close();
   });
 
   it('purgeDead deletes dead jobs for good (the jobs hash shrinks)', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`ctl-purge-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const client = redis.client();
-    const keys = `${prefix}:{${queue.name}}`;
-    const dead: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const { queue, keys, producer, client, newConsumer } = testQueue(redis, 'ctl-purge');
+    const consumer = newConsumer({
       handler: async (_job, { progress }) => {
         progress(1);
         await sleep(5);
         throw new Error('nope');
       },
     });
-    consumer.on('dead', (job) => dead.push(job.id));
+    const dead = collectIds(consumer, 'dead');
     await consumer.start();
     const jobs = await producer.enqueueMany(
       queue,
@@ -193,29 +149,22 @@ describe('queue control', () => {
     for (const id of rest) expect(await producer.getJob(queue, id)).toBeNull();
     expect(await producer.listDead(queue)).toEqual([]);
     expect(await producer.counts(queue)).toMatchObject({ dead: 0, delayed: 1 });
-    await producer.close();
   });
 
   it('getJob shows the progress of a running job, and the result and last progress of a completed one', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`ctl-getjob-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, producer, newConsumer } = testQueue(redis, 'ctl-getjob');
     const block = gate();
     let reported = false;
-    const completed: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       handler: async (_job, { progress }) => {
         progress({ pct: 10 });
         progress({ pct: 50 });
         reported = true;
-        await block.wait;
+        await block.opened;
         return { url: 'https://example.test/report.pdf', pages: 12 };
       },
     });
-    consumer.on('completed', (job) => completed.push(job.id));
+    const completed = collectIds(consumer, 'completed');
     await consumer.start();
     const { id } = await producer.enqueue(queue, { month: '2026-10' });
     await waitUntil(() => reported, { what: 'the handler to report progress' });
@@ -235,7 +184,5 @@ describe('queue control', () => {
       progress: { pct: 50 },
     });
     expect(done?.timestamps.finished).toBeGreaterThanOrEqual(done?.timestamps.started as number);
-    await consumer.close();
-    await producer.close();
   });
 });

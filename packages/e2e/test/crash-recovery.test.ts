@@ -1,21 +1,14 @@
 // Guarantee 1 (at-least-once): a consumer SIGKILLed with jobs in flight loses none of them.
-import { Consumer } from '@docket/consumer';
-import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forkConsumer } from './helpers.js';
+import { waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { forkConsumer, testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
+const redis = useRedisServer();
 
 describe('a consumer killed with SIGKILL', () => {
   it('loses no job: another consumer completes them all, duplicates bounded by what was in flight', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`kill-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { prefix, queue, keys, producer, client, newConsumer } = testQueue(redis, 'kill');
     const total = 300;
     const concurrency = 10;
     const enqueued = await producer.enqueueMany(
@@ -39,10 +32,7 @@ describe('a consumer killed with SIGKILL', () => {
     expect(startedByVictim.length).toBeLessThan(total); // the kill really interrupted the work
 
     const startedBySurvivor: { id: string; attempt: number }[] = [];
-    const survivor = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const survivor = newConsumer({
       concurrency,
       leaseDuration: 1_000,
       pollInterval: 200,
@@ -52,8 +42,6 @@ describe('a consumer killed with SIGKILL', () => {
       },
     });
     await survivor.start();
-    const client = redis.client();
-    const keys = `${prefix}:{${queue.name}}`;
     await waitUntil(async () => (await client.zcard(`${keys}:completed`)) === total, { timeout: 20_000, what: 'all jobs completed' });
     await survivor.close();
 
@@ -73,6 +61,5 @@ describe('a consumer killed with SIGKILL', () => {
     for (const s of startedBySurvivor.filter((s) => duplicates.includes(s.id))) expect(s.attempt).toBe(2);
     // The victim had jobs in flight when it died, so some really were recovered.
     expect(duplicates.length).toBeGreaterThan(0);
-    await producer.close();
   });
 });

@@ -1,32 +1,23 @@
 // Guarantee 4: delayed jobs run on time with no other job arriving, promoted by consumers.
-import { Consumer } from '@docket/consumer';
-import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
+const redis = useRedisServer();
 
 describe('a delayed job on an otherwise idle queue', () => {
   it('runs within about a second of its due time, even with a long poll interval', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`delayed-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, producer, newConsumer } = testQueue(redis, 'delayed');
     const starts: { id: string; at: number }[] = [];
     // pollInterval is a minute: only the due time (learned from the wake-up the producer sends
     // for a new earliest delayed job) can make this consumer run the job in time.
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       pollInterval: 60_000,
       handler: async (job) => void starts.push({ id: job.id, at: Date.now() }),
     });
     await consumer.start();
-    await new Promise((r) => setTimeout(r, 300)); // the consumer is now blocked, idle
+    await sleep(300); // the consumer is now blocked, idle
 
     const late = await producer.enqueue(queue, { n: 'late' }, { delay: 2_500 });
     const soon = await producer.enqueue(queue, { n: 'soon' }, { delay: 1_200 });
@@ -44,8 +35,5 @@ describe('a delayed job on an otherwise idle queue', () => {
     expect(first!.at - dueSoon).toBeLessThan(1_000);
     expect(second!.at).toBeGreaterThanOrEqual(dueLate - 5);
     expect(second!.at - dueLate).toBeLessThan(1_000);
-
-    await consumer.close();
-    await producer.close();
   });
 });

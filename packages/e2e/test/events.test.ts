@@ -1,20 +1,16 @@
 // QueueEvents: every job transition, in order per job, resumable from any event id.
-import { Consumer } from '@docket/consumer';
-import { Producer, type QueueEvent, QueueEvents, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type QueueEvent, QueueEvents } from '@docket/producer';
+import { sleep, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
+const redis = useRedisServer();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Starts a QueueEvents that records every event it receives. */
+/** Starts a QueueEvents that records every event it receives (closed when the test finishes). */
 async function record(options: ConstructorParameters<typeof QueueEvents>[0]): Promise<{ events: QueueEvents; seen: QueueEvent[] }> {
   const events = new QueueEvents(options);
+  onTestFinished(() => events.close());
   const seen: QueueEvent[] = [];
   events.on('event', (e) => seen.push(e));
   await events.start();
@@ -25,14 +21,9 @@ const of = (seen: QueueEvent[], id: string) => seen.filter((e) => e.jobId === id
 
 describe('the event feed', () => {
   it('shows a job that fails once then succeeds as exactly: enqueued, active, retrying, active, progress, completed', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`ev-retry-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const { events, seen } = await record({ connection: redis.url, prefix, queue });
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const { prefix, queue, producer, newConsumer } = testQueue(redis, 'ev-retry');
+    const { seen } = await record({ connection: redis.url, prefix, queue });
+    const consumer = newConsumer({
       handler: async (job, { progress }) => {
         if (job.attempt === 1) throw new Error('boom');
         progress({ pct: 50 });
@@ -51,16 +42,11 @@ describe('the event feed', () => {
     expect(mine[2]).toMatchObject({ error: 'Error: boom', delay: 50 });
     expect(mine[4]?.progress).toEqual({ pct: 50 });
     expect(mine[0]?.runAt).toBeUndefined();
-    await consumer.close();
-    await events.close();
-    await producer.close();
   });
 
   it('announces the jobs of one enqueueMany in order, mixing generated ids, given ids, duplicates and delays', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`ev-mixed-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const { events, seen } = await record({ connection: redis.url, prefix, queue });
+    const { prefix, queue, producer } = testQueue(redis, 'ev-mixed');
+    const { seen } = await record({ connection: redis.url, prefix, queue });
     await producer.enqueue(queue, {}, { id: 'taken' });
     // Generated ids are written as runs with a count (readers expand them): the runs must
     // break and resume around the other jobs without losing or reordering an event.
@@ -76,16 +62,12 @@ describe('the event feed', () => {
     const delayedId = jobs[5]?.id as string;
     expect(enqueued.find((e) => e.jobId === delayedId)?.runAt).toBeGreaterThan(Date.now() + 50_000);
     expect(enqueued.filter((e) => e.jobId !== delayedId).every((e) => e.runAt === undefined)).toBe(true);
-    await events.close();
-    await producer.close();
   });
 
   it('announces a delayed job with its runAt, then runs it', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`ev-delayed-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const { events, seen } = await record({ connection: redis.url, prefix, queue });
-    const consumer = new Consumer({ connection: redis.url, prefix, queues: [queue], handler: async () => 'later' });
+    const { prefix, queue, producer, newConsumer } = testQueue(redis, 'ev-delayed');
+    const { seen } = await record({ connection: redis.url, prefix, queue });
+    const consumer = newConsumer({ handler: async () => 'later' });
     await consumer.start();
     const before = Date.now();
     const { id } = await producer.enqueue(queue, {}, { delay: 300 });
@@ -98,20 +80,12 @@ describe('the event feed', () => {
     expect(enqueued?.runAt).toBeLessThanOrEqual(after + 300 + 50);
     await waitUntil(() => of(seen, id).some((e) => e.type === 'completed'), { what: 'the completed event' });
     expect(of(seen, id).map((e) => e.type)).toEqual(['enqueued', 'active', 'completed']);
-    await consumer.close();
-    await events.close();
-    await producer.close();
   });
 
   it('reports dead jobs with their error, and cancelled jobs (waiting or running)', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`ev-end-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const { events, seen } = await record({ connection: redis.url, prefix, queue });
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const { prefix, queue, producer, newConsumer } = testQueue(redis, 'ev-end');
+    const { seen } = await record({ connection: redis.url, prefix, queue });
+    const consumer = newConsumer({
       handler: async (job, { signal }) => {
         if ((job.payload as { kind: string }).kind === 'fatal') throw new Error('fatal: bad address');
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
@@ -135,20 +109,12 @@ describe('the event feed', () => {
     expect(of(seen, later.id).map((e) => e.type)).toEqual(['enqueued', 'cancelled']);
     expect(of(seen, running.id).map((e) => e.type)).toEqual(['enqueued', 'active', 'cancelled']);
     expect(of(seen, running.id)[2]?.attempt).toBe(1);
-    await consumer.close();
-    await events.close();
-    await producer.close();
   });
 
   it('interleaves the events of concurrent jobs but keeps each job\'s order, and resumes exactly after a given event id', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue<{ i: number }>(`ev-many-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const { events, seen } = await record({ connection: redis.url, prefix, queue });
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const { prefix, queue, producer, newConsumer } = testQueue<{ i: number }>(redis, 'ev-many');
+    const { seen } = await record({ connection: redis.url, prefix, queue });
+    const consumer = newConsumer({
       concurrency: 5,
       handler: async (job, { progress }) => {
         progress(job.payload.i);
@@ -205,10 +171,5 @@ describe('the event feed', () => {
     await waitUntil(() => of(resumed.seen, more.id).some((e) => e.type === 'completed'), { what: 'the new job on the resumed reader' });
     await waitUntil(() => of(seen, more.id).some((e) => e.type === 'completed'), { what: 'the new job on the first reader' });
     expect(resumed.seen).toEqual(seen.slice(k + 1));
-
-    await consumer.close();
-    await resumed.events.close();
-    await events.close();
-    await producer.close();
   });
 });

@@ -5,12 +5,15 @@
 // The seed is printed; replay a failure with DOCKET_FUZZ_SEED=<seed>.
 import { Consumer } from '@docket/consumer';
 import { Producer, defineQueue } from '@docket/producer';
-import { type JobState } from '@docket/protocol';
+import type { JobState } from '@docket/protocol';
 import { type JobHeader, decodeRecord, decodeValue, encodeRecord, encodeValue, queueKeys } from '@docket/protocol/internal';
-import { type Fuzz, anyValue, forDuration, fuzzer, plainValue, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
+import { type Fuzz, anyValue, forDuration, fuzzer, plainValue, uniquePrefix, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
 import { expect, it } from 'vitest';
 
 const MAX_GARBAGE = 300;
+
+const redis = useRedisServer({ appendonly: false });
 
 function template(state: JobState): Buffer {
   const header: JobHeader = {
@@ -97,7 +100,6 @@ function isBuriable(bytes: Buffer, states: JobState[]): boolean {
 
 it('random garbage in waiting and delayed job records: every damaged job ends dead, every good job completes', async () => {
   const f = fuzzer('garbage records');
-  const redis = await startRedisServer({ appendonly: false });
   const client = redis.client();
   const prefix = uniquePrefix();
   const queue = defineQueue(`fuzz-garbage-${prefix}`);
@@ -153,6 +155,5 @@ it('random garbage in waiting and delayed job records: every damaged job ends de
     expect(errors, `seed ${f.seed}`).toEqual([]);
   } finally {
     await producer.close();
-    await redis.stop();
   }
 });

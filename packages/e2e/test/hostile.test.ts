@@ -4,22 +4,21 @@
 // case gets a clear, typed outcome, and every other job alongside it still completes.
 // RELIABILITY.md lists every case with the test that covers it.
 import { Consumer, type ConsumerOptions, isDocketError } from '@docket/consumer';
-import { Producer, type QueueDefinition, type QueueEvent, QueueEvents, defineQueue } from '@docket/producer';
+import { type EnqueuedJob, Producer, type QueueDefinition, type QueueEvent, QueueEvents, defineQueue } from '@docket/producer';
 import { PROTOCOL_VERSION } from '@docket/protocol';
 import { type QueueKeys, decodeValue, encodeValue, queueKeys } from '@docket/protocol/internal';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
+import { sleep, uniquePrefix, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { gate } from './helpers.js';
 
-let redis: RedisServer;
+const redis = useRedisServer({ appendonly: false });
 let client: Redis;
-beforeAll(async () => {
-  redis = await startRedisServer({ appendonly: false });
+beforeAll(() => {
   client = redis.client();
 });
-afterAll(() => redis.stop());
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const never = () => new Promise<never>(() => {});
 
 interface Run {
@@ -82,6 +81,36 @@ async function goodJobs(run: Run, count: number, opts = {}): Promise<string[]> {
 async function expectAllGoodCompleted(run: Run, ids: string[]): Promise<void> {
   await waitUntil(() => ids.every((id) => run.completed.has(id)), { what: `${ids.length} good jobs to complete`, timeout: 20_000 });
   for (const id of ids) expect((await run.producer.getJob(run.queue, id))?.state).toBe('completed');
+}
+
+/**
+ * Ten good jobs, one job per kind 0..kinds-1 (payload `{ kind }`, two tries 10 ms apart), ten
+ * more good jobs; resolves once every good job completed (the started consumer runs them all).
+ */
+async function kindsAmongGoodJobs(run: Run, kinds: number): Promise<{ good: string[]; jobs: EnqueuedJob[] }> {
+  const good = await goodJobs(run, 10);
+  const jobs = await run.producer.enqueueMany(
+    run.queue,
+    Array.from({ length: kinds }, (_, kind) => ({ payload: { kind }, opts: { attempts: 2, backoff: { type: 'fixed' as const, delay: 10 } } })),
+  );
+  good.push(...(await goodJobs(run, 10)));
+  await expectAllGoodCompleted(run, good);
+  return { good, jobs };
+}
+
+/** A run whose handler never settles, and a job (without a timeout) it has started. */
+async function hangingJob(name: string): Promise<{ run: Run; id: string }> {
+  let started = false;
+  const run = setup(name, {
+    handler: async () => {
+      started = true;
+      return never();
+    },
+  });
+  await run.consumer.start();
+  const { id } = await run.producer.enqueue(run.queue, { hang: true });
+  await waitUntil(() => started, { what: 'the job to start' });
+  return { run, id };
 }
 
 // ------------------------------------------------------------------ record surgery
@@ -215,8 +244,7 @@ describe('garbage written into job records in Redis', () => {
   });
 
   it('a record damaged while its job runs: the lease is lost (LEASE_LOST), the job is recovered dead, the rest go on', async () => {
-    let release!: () => void;
-    const holding = new Promise<void>((r) => (release = r));
+    const holding = gate();
     let victimSignal: AbortSignal | undefined;
     const run = setup('garbage-active', {
       concurrency: 2,
@@ -224,7 +252,7 @@ describe('garbage written into job records in Redis', () => {
       handler: async (job, { signal }) => {
         if ((job.payload as { victim?: boolean }).victim) {
           victimSignal = signal;
-          await holding;
+          await holding.opened;
           return 'late';
         }
         return job.payload;
@@ -245,7 +273,7 @@ describe('garbage written into job records in Redis', () => {
       what: 'the victim to be recovered dead',
     });
     await expectBuried(run, victim.id, 'lua');
-    release();
+    holding.open();
     await expectAllGoodCompleted(run, good);
     await sleep(200);
     expect(run.completed.has(victim.id)).toBe(false); // its late result was discarded
@@ -308,13 +336,7 @@ describe('handlers that misbehave', () => {
       },
     });
     await run.consumer.start();
-    const good = await goodJobs(run, 10);
-    const bad = await run.producer.enqueueMany(
-      run.queue,
-      throws.map((_, kind) => ({ payload: { kind }, opts: { attempts: 2, backoff: { type: 'fixed' as const, delay: 10 } } })),
-    );
-    good.push(...(await goodJobs(run, 10)));
-    await expectAllGoodCompleted(run, good);
+    const { jobs: bad } = await kindsAmongGoodJobs(run, throws.length);
     await waitUntil(() => run.dead.length === throws.length, { what: 'every throwing job to die' });
     for (const [kind, { id }] of bad.entries()) {
       const [label, value, message] = throws[kind] as [string, unknown, RegExp];
@@ -360,13 +382,7 @@ describe('handlers that misbehave', () => {
       },
     });
     await run.consumer.start();
-    const good = await goodJobs(run, 10);
-    const jobs = await run.producer.enqueueMany(
-      run.queue,
-      results.map((_, kind) => ({ payload: { kind }, opts: { attempts: 2, backoff: { type: 'fixed' as const, delay: 10 } } })),
-    );
-    good.push(...(await goodJobs(run, 10)));
-    await expectAllGoodCompleted(run, good);
+    const { good, jobs } = await kindsAmongGoodJobs(run, results.length);
     const failing = results.filter(([, , expected]) => expected instanceof RegExp).length;
     await waitUntil(() => run.dead.length === failing && run.completed.size === good.length + results.length - failing, {
       what: 'every unstorable result to kill its job',
@@ -443,16 +459,7 @@ describe('handlers that misbehave', () => {
   });
 
   it('never settling, cancelled: the job ends cancelled a grace after its signal', async () => {
-    let started = false;
-    const run = setup('hang-cancel', {
-      handler: async () => {
-        started = true;
-        return never();
-      },
-    });
-    await run.consumer.start();
-    const { id } = await run.producer.enqueue(run.queue, { hang: true });
-    await waitUntil(() => started, { what: 'the job to start' });
+    const { run, id } = await hangingJob('hang-cancel');
     expect(await run.producer.cancel(run.queue, id)).toBe(true);
     await waitUntil(() => run.cancelled.includes(id), { what: 'the job to end cancelled' });
     expect((await run.producer.getJob(run.queue, id))?.state).toBe('cancelled');
@@ -479,16 +486,7 @@ describe('handlers that misbehave', () => {
   });
 
   it('never settling, without a timeout: close({ timeout }) still resolves, and the job goes back to waiting for another consumer', async () => {
-    let started = false;
-    const run = setup('hang-close-no-timeout', {
-      handler: async () => {
-        started = true;
-        return never();
-      },
-    });
-    await run.consumer.start();
-    const { id } = await run.producer.enqueue(run.queue, { hang: true });
-    await waitUntil(() => started, { what: 'the job to start' });
+    const { run, id } = await hangingJob('hang-close-no-timeout');
     await run.consumer.close({ timeout: 300 });
     const job = await run.producer.getJob(run.queue, id);
     expect(job?.state).toBe('waiting');

@@ -1,17 +1,12 @@
 // A job id is an idempotency key: enqueued once while the job exists, and for `dedupeFor` ms
 // after it finished, even once the finished job was trimmed.
-import { Consumer } from '@docket/consumer';
 import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, uniquePrefix, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { collectIds, gate, testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const redis = useRedisServer();
 
 describe('enqueueing with an id', () => {
   it('from 20 producers at once (20 connections) creates exactly one job', async () => {
@@ -37,26 +32,17 @@ describe('enqueueing with an id', () => {
   });
 
   it('again while the job is waiting, active or completed returns created: false and runs nothing more', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`idem-states-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const client = redis.client();
-    const keys = `${prefix}:{${queue.name}}`;
+    const { queue, keys, producer, client, newConsumer } = testQueue(redis, 'idem-states');
     const runs: unknown[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const completed: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const release = gate();
+    const consumer = newConsumer({
       handler: async (job) => {
         runs.push(job.payload);
-        await gate;
+        await release.opened;
         return 'sent';
       },
     });
-    consumer.on('completed', (job) => completed.push(job.id));
+    const completed = collectIds(consumer, 'completed');
 
     expect((await producer.enqueue(queue, { n: 1 }, { id: 'mail:1' })).created).toBe(true);
     expect((await producer.enqueue(queue, { n: 2 }, { id: 'mail:1' })).created).toBe(false); // waiting
@@ -67,7 +53,7 @@ describe('enqueueing with an id', () => {
     expect((await producer.getJob(queue, 'mail:1'))?.state).toBe('active');
     expect((await producer.enqueue(queue, { n: 3 }, { id: 'mail:1' })).created).toBe(false); // active
 
-    release();
+    release.open();
     await waitUntil(() => completed.includes('mail:1'), { what: 'the job to complete' });
     expect((await producer.enqueue(queue, { n: 4 }, { id: 'mail:1' })).created).toBe(false); // completed
     expect((await producer.enqueueMany(queue, [{ payload: { n: 5 }, opts: { id: 'mail:1' } }]))[0]?.created).toBe(false);
@@ -78,22 +64,13 @@ describe('enqueueing with an id', () => {
     const job = await producer.getJob(queue, 'mail:1');
     expect(job?.state).toBe('completed');
     expect(job?.payload).toEqual({ n: 1 });
-    await consumer.close();
-    await producer.close();
   });
 
   it('with dedupeFor keeps deduplicating after the job was trimmed, until the window ends', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`idem-dedupe-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const client = redis.client();
-    const keys = `${prefix}:{${queue.name}}`;
+    const { queue, keys, producer, client, newConsumer } = testQueue(redis, 'idem-dedupe');
     const runs: unknown[] = [];
     const completions: { id: string; at: number }[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       keepCompleted: { count: 0 }, // a completed job is trimmed at once
       handler: async (job) => {
         runs.push(job.payload);
@@ -123,7 +100,5 @@ describe('enqueueing with an id', () => {
     expect((await producer.enqueue(queue, { n: 3 }, { id: 'report:7', dedupeFor: 1_500 })).created).toBe(true);
     await waitUntil(() => completions.length === 4, { what: 'the new job to complete' });
     expect(runs).toEqual([{ n: 1 }, { n: 10 }, { n: 11 }, { n: 3 }]);
-    await consumer.close();
-    await producer.close();
   });
 });

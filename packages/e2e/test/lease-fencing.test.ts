@@ -1,21 +1,14 @@
 // Guarantee 2 (leases with fencing): a try that outlives its lease cannot complete the job.
-import { Consumer } from '@docket/consumer';
-import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forkConsumer } from './helpers.js';
+import { sleep, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { forkConsumer, testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
+const redis = useRedisServer();
 
 describe('a handler that outlives its lease', () => {
   it('is re-delivered to another consumer and its late ack is refused', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`lease-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { prefix, queue, producer, newConsumer } = testQueue(redis, 'lease');
     const { id } = await producer.enqueue(queue, { work: 1 });
 
     // The stalled consumer blocks its own event loop for 2.5 s on the first try, so its lease
@@ -31,10 +24,7 @@ describe('a handler that outlives its lease', () => {
     expect(firstTry.attempt).toBe(1);
 
     const completions: { attempt: number; token: number }[] = [];
-    const rescuer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const rescuer = newConsumer({
       leaseDuration: 600,
       pollInterval: 100,
       handler: async () => 'rescued',
@@ -55,12 +45,10 @@ describe('a handler that outlives its lease', () => {
     const job = await producer.getJob(queue, id);
     expect(job?.state).toBe('completed');
     expect(job?.attempts).toBe(2);
-    await new Promise((r) => setTimeout(r, 300)); // give a wrongly accepted late ack time to show
+    await sleep(300); // give a wrongly accepted late ack time to show
     expect(completions).toHaveLength(1);
     expect((await producer.getJob(queue, id))?.attempts).toBe(2);
 
     await stalled.kill();
-    await rescuer.close();
-    await producer.close();
   });
 });

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Consumer } from '@docket/consumer';
 import { type ConnectionInput, Producer, type QueueEvent, QueueEvents, defineQueue, isDocketError } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
+import { rejection, sleep, uniquePrefix, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { forkConsumer } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -57,16 +58,6 @@ function luaCommands(): Set<string> {
   return commands;
 }
 
-/** The rejection of `promise` (fails the test if it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    const value = await promise;
-    throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-}
-
 interface Logs {
   warn: string[];
   error: string[];
@@ -113,7 +104,7 @@ async function exercise(connection: ConnectionInput, prefix: string): Promise<Lo
   try {
     await consumer.start();
     await events.start();
-    await new Promise((r) => setTimeout(r, 100)); // the consumer is idle, blocked on its wake-up key
+    await sleep(100); // the consumer is idle, blocked on its wake-up key
 
     const one = await producer.enqueue(queue, { n: 21 });
     expect(await producer.waitFor(queue, one.id, { timeout: 10_000 })).toBe(42);
@@ -188,11 +179,7 @@ describe('the documented ACL rule', () => {
 
   describe('applied to a user on a private redis-server', () => {
     const prefix = uniquePrefix('acl');
-    let redis: RedisServer;
-    beforeAll(async () => {
-      redis = await startRedisServer({ appendonly: false, aclUsers: [ruleFor(prefix)] });
-    });
-    afterAll(() => redis.stop());
+    const redis = useRedisServer(() => ({ appendonly: false, aclUsers: [ruleFor(prefix)] }));
     const userUrl = () => `redis://${USER}:${PASSWORD}@127.0.0.1:${redis.port}`;
 
     it('runs producer, consumer and QueueEvents end to end; only CONFIG GET is refused, and the consumer skips that check', async () => {
@@ -242,11 +229,7 @@ describe('the documented ACL rule', () => {
 
 describe('TLS with a test CA, a password on the default user, and the ACL user', () => {
   const prefix = uniquePrefix('tls');
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await startRedisServer({ appendonly: false, tls: true, password: 'default-secret', aclUsers: [ruleFor(prefix)] });
-  });
-  afterAll(() => redis.stop());
+  const redis = useRedisServer(() => ({ appendonly: false, tls: true, password: 'default-secret', aclUsers: [ruleFor(prefix)] }));
   const userOptions = () => redis.connectionOptions({ username: USER, password: PASSWORD });
 
   it('runs everything over TLS with ioredis options { tls: { ca } }', async () => {
@@ -296,7 +279,7 @@ describe('TLS with a test CA, a password on the default user, and the ACL user',
     const plainErr = await rejection(plain.enqueue(defineQueue('q'), {}));
     // close() does not wait for a connection that never comes (ioredis would hold QUIT ~10 s).
     const closing = plain.close().then(() => 'closed');
-    expect(await Promise.race([closing, new Promise((r) => setTimeout(r, 5_000, 'still closing after 5 s'))])).toBe('closed');
+    expect(await Promise.race([closing, sleep(5_000).then(() => 'still closing after 5 s')])).toBe('closed');
     expect(isDocketError(plainErr, 'CONNECTION_FAILED')).toBe(true);
     expect(plainErr.message).toContain(`redis://127.0.0.1:${redis.port}`);
     expect(plainErr.message).not.toContain(PASSWORD);

@@ -2,15 +2,12 @@
 // and the order of starts with eight consumers at once.
 import { Consumer } from '@docket/consumer';
 import { MAX_PRIORITY, MIN_PRIORITY, Producer, defineQueue, isDocketError } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { type RefJob, expectOrder, expectedOrder, mulberry32, referenceModels, scrambledId, sleep } from './strategy-conformance.js';
+import { sleep, uniquePrefix, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { type RefJob, expectOrder, expectedOrder, mulberry32, referenceModels, scrambledId } from './strategy-conformance.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer({ appendonly: false });
-});
-afterAll(() => redis?.stop());
+const redis = useRedisServer({ appendonly: false });
 
 function setup(label: string) {
   const prefix = uniquePrefix(label);

@@ -7,15 +7,12 @@
 import { Consumer } from '@docket/consumer';
 import { Producer, defineQueue } from '@docket/producer';
 import { inboxKey, queueKeys } from '@docket/protocol/internal';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forkConsumer } from './helpers.js';
+import { sleep, uniquePrefix, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { forkConsumer, gate, testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
+const redis = useRedisServer();
 
 /** The job ids whose 'enqueued' and 'active' events were written by one call (one stream entry): pushed jobs. */
 async function pushedIds(keys: ReturnType<typeof queueKeys>): Promise<Set<string>> {
@@ -39,23 +36,12 @@ async function registered(keys: ReturnType<typeof queueKeys>): Promise<string[]>
   return redis.client().zrange(keys.idle, 0, -1);
 }
 
-function gate() {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return { open, opened };
-}
-
 describe('push delivery', () => {
   it('an idle consumer gets a job leased and pushed by the enqueue: a normal try (attempt 1, events, completed)', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`push-${prefix}`);
+    const { prefix, queue, producer, newConsumer } = testQueue(redis, 'push');
     const keys = queueKeys(prefix, queue.name);
-    const producer = new Producer({ connection: redis.url, prefix });
     const seen: { id: string; attempt: number }[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       concurrency: 4,
       keepCompleted: { count: 1000, age: 3_600_000 },
       handler: async (job) => {
@@ -85,18 +71,13 @@ describe('push delivery', () => {
   });
 
   it('a consumer never holds more jobs than its slots, however many single enqueues arrive', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`push-slots-${prefix}`);
+    const { prefix, queue, producer, newConsumer } = testQueue(redis, 'push-slots');
     const keys = queueKeys(prefix, queue.name);
-    const producer = new Producer({ connection: redis.url, prefix });
     const concurrency = 3;
     const release = gate();
     let running = 0;
     let most = 0;
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       concurrency,
       handler: async () => {
         running++;
@@ -110,7 +91,7 @@ describe('push delivery', () => {
     const total = 12;
     for (let i = 0; i < total; i++) {
       await producer.enqueue(queue, { i });
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     await waitUntil(() => running === concurrency, { what: 'all slots busy' });
     // Leases in Redis (pushed or fetched) never exceed the slots; the rest wait in the queue.
@@ -127,15 +108,10 @@ describe('push delivery', () => {
   });
 
   it('a paused queue, or one with jobs waiting, takes no pushes: order and pause hold', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`push-paused-${prefix}`);
+    const { prefix, queue, producer, newConsumer } = testQueue(redis, 'push-paused');
     const keys = queueKeys(prefix, queue.name);
-    const producer = new Producer({ connection: redis.url, prefix });
     const order: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       concurrency: 1,
       pollInterval: 200,
       handler: async (job) => {
@@ -147,7 +123,7 @@ describe('push delivery', () => {
     await producer.pause(queue);
     const first = (await producer.enqueue(queue, { n: 1 })).id;
     const second = (await producer.enqueue(queue, { n: 2 })).id;
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(order).toEqual([]);
     expect((await producer.counts(queue)).waiting).toBe(2);
     await producer.resume(queue);
@@ -160,10 +136,8 @@ describe('push delivery', () => {
   });
 
   it('a job pushed to a consumer blocked in its handler is drained by its next step, within its slots', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`push-drain-${prefix}`);
+    const { prefix, queue, producer } = testQueue(redis, 'push-drain');
     const keys = queueKeys(prefix, queue.name);
-    const producer = new Producer({ connection: redis.url, prefix });
     // Concurrency 4 registers 2 slots; the first try blocks the consumer's event loop for a while.
     const child = await forkConsumer({ url: redis.url, prefix, queue: queue.name, concurrency: 4, handler: { busyMs: 600 } });
     try {
@@ -182,15 +156,12 @@ describe('push delivery', () => {
       expect(await redis.client().exists(inboxKey(keys, consumerId as string))).toBe(0);
     } finally {
       await child.kill();
-      await producer.close();
     }
   });
 
   it('a consumer killed while registered loses no job: the job in its inbox is handed back uncounted', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`push-killed-${prefix}`);
+    const { prefix, queue, producer, newConsumer } = testQueue(redis, 'push-killed');
     const keys = queueKeys(prefix, queue.name);
-    const producer = new Producer({ connection: redis.url, prefix });
     const victim = await forkConsumer({ url: redis.url, prefix, queue: queue.name, concurrency: 2, pollInterval: 300 });
     await waitUntil(async () => (await registered(keys)).length === 1, { what: 'the victim registered as idle' });
     const [victimId] = await registered(keys);
@@ -201,10 +172,7 @@ describe('push delivery', () => {
     expect((await producer.counts(queue)).active).toBe(1);
 
     const runs: { id: string; attempt: number }[] = [];
-    const survivor = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const survivor = newConsumer({
       concurrency: 2,
       pollInterval: 300,
       leaseDuration: 60_000, // far beyond the test: the job must come back through the registration, not the lease
@@ -240,7 +208,7 @@ describe('push delivery', () => {
     const ran: string[] = [];
     const both = new Consumer({ connection: redis.url, prefix, queues: [queue, other], concurrency: 2, handler: async (job) => void ran.push(job.id) });
     await both.start();
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const job = (await producer.enqueue(queue, {})).id;
     await waitUntil(() => ran.length === 1, { what: 'the job ran' });
     await both.close();

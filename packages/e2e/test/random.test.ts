@@ -18,8 +18,9 @@
 // by side: enqueueMany ten jobs, wait until all ten completed, repeat.
 import { Consumer } from '@docket/consumer';
 import { Producer, type StrategyName, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { uniquePrefix, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { mulberry32 } from './strategy-conformance.js';
 
 // ------------------------------------------------------------------ statistics
@@ -91,11 +92,7 @@ function positionChiSquare(table: number[][]): { statistic: number; df: number; 
 
 // ------------------------------------------------------------------ trials on a real redis-server
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer({ appendonly: false });
-});
-afterAll(() => redis?.stop());
+const redis = useRedisServer({ appendonly: false });
 
 const JOBS = 10;
 

@@ -3,14 +3,9 @@
 // note, when it may not read the setting (CONFIG denied to its ACL user).
 import { Consumer } from '@docket/consumer';
 import { Producer, defineQueue, isDocketError } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix } from '@docket/testing';
-import { afterEach, describe, expect, it } from 'vitest';
-
-let redis: RedisServer | undefined;
-afterEach(async () => {
-  await redis?.stop();
-  redis = undefined;
-});
+import { uniquePrefix } from '@docket/testing';
+import { startRedisServerForTest } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
 
 interface Logs {
   warn: string[];
@@ -43,7 +38,7 @@ async function startAndRun(connection: unknown, withDebug = true): Promise<Logs>
 
 describe("the consumer's check of maxmemory-policy at start", () => {
   it("warns once, naming the policy, when it is not 'noeviction'", async () => {
-    redis = await startRedisServer({ appendonly: false, args: ['--maxmemory-policy', 'allkeys-lru'] });
+    const redis = await startRedisServerForTest({ appendonly: false, args: ['--maxmemory-policy', 'allkeys-lru'] });
     const logs = await startAndRun(redis.url);
     expect(logs.warn).toHaveLength(1);
     expect(logs.warn[0]).toContain("'allkeys-lru'");
@@ -52,13 +47,13 @@ describe("the consumer's check of maxmemory-policy at start", () => {
   });
 
   it("says nothing when it is 'noeviction'", async () => {
-    redis = await startRedisServer({ appendonly: false, args: ['--maxmemory-policy', 'noeviction'] });
+    const redis = await startRedisServerForTest({ appendonly: false, args: ['--maxmemory-policy', 'noeviction'] });
     const logs = await startAndRun(redis.url);
     expect(logs).toEqual({ warn: [], error: [], debug: [] });
   });
 
   it('skips the check with a debug note when CONFIG GET is denied, even on an evicting Redis, and runs jobs', async () => {
-    redis = await startRedisServer({
+    const redis = await startRedisServerForTest({
       appendonly: false,
       args: ['--maxmemory-policy', 'volatile-lru'],
       aclUsers: ['noconfig on >pw ~* &* +@all -config'],

@@ -1,16 +1,12 @@
 // Guarantee 7: a consumer survives redis-server being killed and restarted on its AOF.
 import { Consumer } from '@docket/consumer';
 import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sleep, uniquePrefix, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeEach(async () => {
-  redis = await startRedisServer({ appendonly: true });
-});
-afterEach(() => redis.stop());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const redis = useRedisServer({ appendonly: true, scope: 'each' });
 
 describe('redis-server killed and restarted on its AOF', () => {
   it('while the consumer is idle: it reconnects by itself and runs jobs enqueued afterwards', async () => {
@@ -41,18 +37,13 @@ describe('redis-server killed and restarted on its AOF', () => {
   });
 
   it('while the consumer is busy: it recovers by itself and every persisted job completes', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`busy-restart-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, keys, producer, newConsumer } = testQueue(redis, 'busy-restart');
     const jobs = await producer.enqueueMany(queue, Array.from({ length: 400 }, (_, i) => ({ payload: { i } })));
     await producer.close();
     await sleep(1_200); // appendfsync everysec: let the enqueues reach the AOF
 
     const ran = new Set<string>();
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       concurrency: 8,
       leaseDuration: 1_500,
       pollInterval: 300,
@@ -71,12 +62,11 @@ describe('redis-server killed and restarted on its AOF', () => {
     await redis.restart();
 
     const client = redis.client();
-    await waitUntil(async () => (await client.zcard(`${prefix}:{${queue.name}}:completed`)) === jobs.length, {
+    await waitUntil(async () => (await client.zcard(`${keys}:completed`)) === jobs.length, {
       timeout: 30_000,
       what: 'every job completed after the restart',
     });
-    expect(await client.zcount(`${prefix}:{${queue.name}}:active`, '-inf', '(+inf')).toBe(0);
-    expect(await client.llen(`${prefix}:{${queue.name}}:waiting`)).toBe(0);
-    await consumer.close();
+    expect(await client.zcount(`${keys}:active`, '-inf', '(+inf')).toBe(0);
+    expect(await client.llen(`${keys}:waiting`)).toBe(0);
   });
 });

@@ -1,31 +1,19 @@
 // Retention: a queue keeps a bounded number of finished jobs (by count and by age), and
 // trimming a job removes every trace of it (record, result, progress).
-import { Consumer } from '@docket/consumer';
-import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { collectIds, testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
+const redis = useRedisServer();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sorted = (ids: string[]) => [...ids].sort();
 
 describe('retention of finished jobs', () => {
   it('keeps at most keepCompleted.count of 10,000 completed jobs, with no leaked records, results or progress', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue<{ i: number }>(`keep-done-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const client = redis.client();
-    const keys = `${prefix}:{${queue.name}}`;
+    const { queue, keys, producer, client, newConsumer } = testQueue<{ i: number }>(redis, 'keep-done');
     let completed = 0;
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       concurrency: 50,
       keepCompleted: { count: 300, age: 3_600_000 },
       handler: async (job, { progress }) => {
@@ -52,20 +40,12 @@ describe('retention of finished jobs', () => {
     const sample = await producer.getJob(queue, kept[0] as string);
     expect(sample?.state).toBe('completed');
     expect(sample?.result).toEqual({ i: (sample?.payload as { i: number }).i });
-    await producer.close();
   });
 
   it('keeps at most keepDead.count dead jobs, with no leaked records or progress', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`keep-dead-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const client = redis.client();
-    const keys = `${prefix}:{${queue.name}}`;
+    const { queue, keys, producer, client, newConsumer } = testQueue(redis, 'keep-dead');
     let dead = 0;
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       concurrency: 50,
       keepDead: { count: 50 },
       handler: async (_job, { progress }) => {
@@ -92,25 +72,16 @@ describe('retention of finished jobs', () => {
     const listed = await producer.listDead(queue, { limit: 1_000 });
     expect(listed).toHaveLength(50);
     expect(listed[0]?.error).toBe('Error: always fails');
-    await producer.close();
   });
 
   it('keeps at most keepCompleted.count cancelled jobs, also when they were cancelled while waiting or delayed', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`keep-cancel-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const client = redis.client();
-    const keys = `${prefix}:{${queue.name}}`;
-    const completed: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const { queue, keys, producer, client, newConsumer } = testQueue(redis, 'keep-cancel');
+    const consumer = newConsumer({
       pollInterval: 100,
       keepCompleted: { count: 100 },
       handler: async () => 'ok',
     });
-    consumer.on('completed', (job) => completed.push(job.id));
+    const completed = collectIds(consumer, 'completed');
     // The consumer starts only after the cancellations: its steps trim the cancelled set, and
     // the count of 300 below must be read before any trimming.
     await producer.pause(queue);
@@ -133,27 +104,18 @@ describe('retention of finished jobs', () => {
     expect(kept).toHaveLength(100);
     expect(sorted(await client.hkeys(`${keys}:jobs`))).toEqual(sorted([...kept, last.id]));
     expect(await producer.counts(queue)).toMatchObject({ waiting: 0, delayed: 0, cancelled: 100, completed: 1 });
-    await producer.close();
   });
 
   it('removes completed jobs older than keepCompleted.age when another job finishes', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`keep-age-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const client = redis.client();
-    const keys = `${prefix}:{${queue.name}}`;
-    const completed: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const { queue, keys, producer, client, newConsumer } = testQueue(redis, 'keep-age');
+    const consumer = newConsumer({
       keepCompleted: { count: 100_000, age: 500 },
       handler: async (_job, { progress }) => {
         progress(1);
         return 'r';
       },
     });
-    consumer.on('completed', (job) => completed.push(job.id));
+    const completed = collectIds(consumer, 'completed');
     await consumer.start();
     const old = await producer.enqueueMany(
       queue,
@@ -171,7 +133,5 @@ describe('retention of finished jobs', () => {
     expect(await client.hkeys(`${keys}:progress`)).toEqual([fresh.id]);
     for (const { id } of old) expect(await producer.getJob(queue, id)).toBeNull();
     expect((await producer.getJob(queue, fresh.id))?.result).toBe('r');
-    await consumer.close();
-    await producer.close();
   });
 });

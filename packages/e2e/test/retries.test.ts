@@ -1,26 +1,18 @@
 // Retries follow the job's backoff and end in `dead` with the last error.
-import { Consumer, type Job } from '@docket/consumer';
-import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '@docket/consumer';
+import { waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
+const redis = useRedisServer();
 
 async function runFailingJob(backoff: { type: 'fixed' | 'exponential'; delay: number }, attempts: number) {
-  const prefix = uniquePrefix();
-  const queue = defineQueue(`retry-${prefix}`);
-  const producer = new Producer({ connection: redis.url, prefix });
+  const { queue, producer, newConsumer } = testQueue(redis, 'retry');
   const tries: { attempt: number; at: number }[] = [];
   const events: string[] = [];
   let deadError: unknown;
-  const consumer = new Consumer({
-    connection: redis.url,
-    prefix,
-    queues: [queue],
+  const consumer = newConsumer({
     pollInterval: 60_000,
     handler: async (job: Job) => {
       tries.push({ attempt: job.attempt, at: Date.now() });
@@ -38,7 +30,6 @@ async function runFailingJob(backoff: { type: 'fixed' | 'exponential'; delay: nu
   await waitUntil(() => events.includes('dead'), { timeout: 10_000, what: 'the job to die' });
   const job = await producer.getJob(queue, id);
   await consumer.close();
-  await producer.close();
   return { tries, events, deadError, job };
 }
 

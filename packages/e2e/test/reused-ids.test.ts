@@ -1,29 +1,18 @@
 // A cancelled waiting job leaves its id in the waiting list (lazy cancellation). When that id
 // is reused by a new job, neither the leftover entry nor a stale cancel request may change
 // what happens to the new job.
-import { Consumer } from '@docket/consumer';
-import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const redis = useRedisServer();
 
 describe('a reused id', () => {
   it("does not let a leftover waiting entry skip the new job's retry backoff", async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`reuse-backoff-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, producer, newConsumer } = testQueue(redis, 'reuse-backoff');
     const starts: number[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       pollInterval: 100,
       keepCompleted: { count: 0 }, // the cancelled job is trimmed at once
       handler: async (job) => {
@@ -45,17 +34,13 @@ describe('a reused id', () => {
     await producer.resume(queue);
     await waitUntil(() => starts.length === 2, { timeout: 8_000, what: 'the retry of X' });
     expect((starts[1] as number) - (starts[0] as number)).toBeGreaterThanOrEqual(1_450);
-    await consumer.close();
-    await producer.close();
   });
 
   it('is not cancelled by a cancel request another consumer remembers for the old job', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`reuse-cancel-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
-    const common = { connection: redis.url, prefix, queues: [queue], pollInterval: 100, keepCompleted: { count: 0 } } as const;
+    const { queue, producer, newConsumer } = testQueue(redis, 'reuse-cancel');
+    const common = { pollInterval: 100, keepCompleted: { count: 0 } } as const;
     // B runs the first X until it is cancelled; A is idle but hears the cancel request too.
-    const b = new Consumer({
+    const b = newConsumer({
       ...common,
       handler: async (_job, { signal }) => {
         await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -68,7 +53,7 @@ describe('a reused id', () => {
     await producer.enqueue(queue, { first: true }, { id: 'X' });
     await waitUntil(() => b.activeCount === 1, { what: 'B to run the first X' });
     const completedOnA: number[] = [];
-    const a = new Consumer({ ...common, handler: async (job) => void completedOnA.push(job.attempt) });
+    const a = newConsumer({ ...common, handler: async (job) => void completedOnA.push(job.attempt) });
     await a.start();
     await sleep(200);
     expect(await producer.cancel(queue, 'X')).toBe(true);
@@ -84,7 +69,5 @@ describe('a reused id', () => {
     await waitUntil(() => events.length > 0, { timeout: 5_000, what: 'the new X to finish' });
     expect(events).toEqual(['completed']);
     expect(completedOnA).toHaveLength(1);
-    await a.close();
-    await producer.close();
   });
 });

@@ -1,14 +1,11 @@
 // Selection across queues (one consumer, several queues): weighted, strict and round-robin.
 import { Consumer, isDocketError } from '@docket/consumer';
 import { Producer, type QueueDefinition, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { uniquePrefix, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer({ appendonly: false });
-});
-afterAll(() => redis?.stop());
+const redis = useRedisServer({ appendonly: false });
 
 /** Queues named a, b, c... with `sizes[i]` ready jobs each, and a consumer over them that logs starts. */
 async function setup(

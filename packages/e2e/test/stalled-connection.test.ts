@@ -4,29 +4,37 @@
 // connection (idle consumer) and on the command connection (step, renewal, ack). The TCP proxy
 // stalls the consumer's open connections and keeps them stalled for the whole test, while new
 // connections go through: the consumer gets back to work only by reconnecting.
-import { Consumer } from '@docket/consumer';
-import { Producer, defineQueue } from '@docket/producer';
 import type { Redis } from 'ioredis';
-import { type RedisServer, type TcpProxy, startRedisServer, startTcpProxy, uniquePrefix, waitUntil } from '@docket/testing';
+import { type TcpProxy, sleep, startTcpProxy, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type TestConsumerOptions, type TestQueue, testQueue } from './helpers.js';
 
-let redis: RedisServer;
+// A server per test (stopped after the proxy) and a proxy in front of it: the consumers connect
+// through the proxy; the producers (testQueue's) and `admin` straight to Redis.
+const redis = useRedisServer({ appendonly: false, scope: 'each' });
 let proxy: TcpProxy;
 let admin: Redis;
 beforeEach(async () => {
-  redis = await startRedisServer({ appendonly: false });
   proxy = await startTcpProxy({ targetPort: redis.port });
   admin = redis.client();
 });
-afterEach(async () => {
-  await proxy.close();
-  await redis.stop();
-});
+afterEach(() => proxy.close());
 
 /** Commands Redis is running right now for clients, e.g. 'blpop' for one blocked in BLPOP. */
 async function runningCommands(): Promise<string[]> {
   const list = (await admin.client('LIST')) as string;
   return [...list.matchAll(/\bcmd=(\S+)/g)].map((m) => m[1] as string);
+}
+
+/** A consumer of the test's queue that connects through the proxy, and what it reports: completions and errors. */
+function consumerThroughProxy(newConsumer: TestQueue<unknown, unknown>['newConsumer'], options: Omit<TestConsumerOptions<unknown, unknown>, 'connection'>) {
+  const consumer = newConsumer({ connection: proxy.url, ...options });
+  const completed: { id: string; attempt: number }[] = [];
+  const errors: { code?: string; message: string }[] = [];
+  consumer.on('completed', (job) => completed.push({ id: job.id, attempt: job.attempt }));
+  consumer.on('error', (err) => errors.push({ code: (err as { code?: string }).code, message: err.message }));
+  return { consumer, completed, errors };
 }
 
 // Upper bound only (the watchdogs allow Redis 10 s of silence past what they expect, twice in
@@ -35,21 +43,12 @@ const RECOVERY_BOUND = 75_000;
 
 describe('a consumer whose connections to Redis stall silently (half-open)', () => {
   it('while idle in BLPOP: it notices, reconnects and runs a job enqueued during the stall', { timeout: 120_000 }, async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`stall-idle-${prefix}`);
-    const completed: { id: string; attempt: number }[] = [];
-    const errors: string[] = [];
-    const consumer = new Consumer({
-      connection: proxy.url,
-      prefix,
-      queues: [queue],
+    const { queue, producer, newConsumer } = testQueue(redis, 'stall-idle');
+    const { consumer, completed, errors } = consumerThroughProxy(newConsumer, {
       pollInterval: 1_000,
       handler: async (job) => ({ ran: job.id }),
     });
-    consumer.on('completed', (job) => completed.push({ id: job.id, attempt: job.attempt }));
-    consumer.on('error', (err) => errors.push(err.message));
     await consumer.start();
-    const producer = new Producer({ connection: redis.url, prefix }); // straight to Redis, not through the proxy
     try {
       await waitUntil(async () => (await runningCommands()).includes('blpop'), { what: 'the consumer to block in BLPOP' });
       const acceptedBefore = proxy.accepted;
@@ -67,24 +66,17 @@ describe('a consumer whose connections to Redis stall silently (half-open)', () 
       expect(proxy.accepted).toBeGreaterThanOrEqual(acceptedBefore + 2);
       expect(proxy.stalled).toBe(3);
       // The consumer said why it reconnected.
-      expect(errors.join('\n')).toMatch(/no reply from Redis/i);
+      expect(errors.map((e) => e.message).join('\n')).toMatch(/no reply from Redis/i);
     } finally {
       await consumer.close({ timeout: 1_000 });
-      await producer.close();
     }
   });
 
   it('while running a job (renewal and ack on the stalled connection): it reconnects and the ack goes through once', { timeout: 120_000 }, async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`stall-busy-${prefix}`);
-    const completed: { id: string; attempt: number }[] = [];
-    const errors: { code?: string; message: string }[] = [];
+    const { queue, producer, newConsumer } = testQueue(redis, 'stall-busy');
     let release: (() => void) | undefined;
     const started: string[] = [];
-    const consumer = new Consumer({
-      connection: proxy.url,
-      prefix,
-      queues: [queue],
+    const { consumer, completed, errors } = consumerThroughProxy(newConsumer, {
       leaseDuration: 30_000, // renewed every 10 s: the first renewal after the stall gets no answer
       handler: async (job) => {
         started.push(job.id);
@@ -92,10 +84,7 @@ describe('a consumer whose connections to Redis stall silently (half-open)', () 
         return { ran: job.id };
       },
     });
-    consumer.on('completed', (job) => completed.push({ id: job.id, attempt: job.attempt }));
-    consumer.on('error', (err) => errors.push({ code: (err as { code?: string }).code, message: err.message }));
     await consumer.start();
-    const producer = new Producer({ connection: redis.url, prefix });
     try {
       const { id } = await producer.enqueue(queue, { n: 1 });
       await waitUntil(() => started.length === 1, { what: 'the handler to start' });
@@ -118,7 +107,6 @@ describe('a consumer whose connections to Redis stall silently (half-open)', () 
     } finally {
       release?.();
       await consumer.close({ timeout: 1_000 });
-      await producer.close();
     }
   });
 
@@ -129,14 +117,8 @@ describe('a consumer whose connections to Redis stall silently (half-open)', () 
     // read after the block. A watchdog that blamed the connection for that time would drop it
     // and fail the progress call with "no reply from Redis". (The progress value itself comes
     // too late to be stored: the try's ack, sent as soon as the handler returns, is first.)
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`stall-false-alarm-${prefix}`);
-    const completed: { id: string; attempt: number }[] = [];
-    const errors: string[] = [];
-    const consumer = new Consumer({
-      connection: proxy.url,
-      prefix,
-      queues: [queue],
+    const { queue, producer, newConsumer } = testQueue(redis, 'stall-false-alarm');
+    const { consumer, completed, errors } = consumerThroughProxy(newConsumer, {
       leaseDuration: 60_000, // the block costs no lease
       handler: (job, { progress }) => {
         progress(50);
@@ -147,15 +129,12 @@ describe('a consumer whose connections to Redis stall silently (half-open)', () 
         return { ran: job.id };
       },
     });
-    consumer.on('completed', (job) => completed.push({ id: job.id, attempt: job.attempt }));
-    consumer.on('error', (err) => errors.push(err.message));
     await consumer.start();
-    const producer = new Producer({ connection: redis.url, prefix });
     try {
       const acceptedBefore = proxy.accepted;
       const { id } = await producer.enqueue(queue, { n: 1 });
       await waitUntil(() => completed.length === 1, { timeout: 60_000, interval: 100, what: 'the job to complete' });
-      await new Promise((r) => setTimeout(r, 1_000)); // a late false alarm would show here
+      await sleep(1_000); // a late false alarm would show here
       expect(errors).toEqual([]);
       expect(proxy.accepted).toBe(acceptedBefore); // no connection was replaced
       expect(completed[0]).toEqual({ id, attempt: 1 });
@@ -164,7 +143,6 @@ describe('a consumer whose connections to Redis stall silently (half-open)', () 
       expect(job?.attempts).toBe(1);
     } finally {
       await consumer.close({ timeout: 1_000 });
-      await producer.close();
     }
   });
 });

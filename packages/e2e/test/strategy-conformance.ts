@@ -13,15 +13,13 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Consumer, type Job, seededRandom } from '@docket/consumer';
 import { Producer, type QueueDefinition, type StrategyName, defineQueue } from '@docket/producer';
-import { type RedisServer, sourceNodeArgs, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
+import { type RedisServer, sleep, sourceNodeArgs, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 
 // ------------------------------------------------------------------ shared helpers
 
 /** A seeded generator, so that runs of the random strategy are reproducible. */
 export const mulberry32 = seededRandom;
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A job as the reference models see it. */
 export interface RefJob {

@@ -2,24 +2,17 @@
 // attempts); the slot stays taken until the handler really stops; in sandbox mode a try that
 // ignores its signal is stopped by terminating its thread.
 import { fileURLToPath } from 'node:url';
-import { Consumer, isDocketError } from '@docket/consumer';
-import { Producer, defineQueue } from '@docket/producer';
-import { type RedisServer, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isDocketError } from '@docket/consumer';
+import { sleep, waitUntil } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { collectIds, testQueue } from './helpers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis.stop());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const redis = useRedisServer();
 
 describe('a job with a timeout', () => {
   it('reaches a handler that got a copy of its context ({ ...context }): signal and progress still work', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`timeout-copy-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, producer, newConsumer } = testQueue(redis, 'timeout-copy');
     const progress: unknown[] = [];
     const codes: unknown[] = [];
     // A wrapper that passes the context on with something added, as middleware does.
@@ -29,10 +22,7 @@ describe('a job with a timeout', () => {
       codes.push((copy.signal.reason as { code?: unknown }).code);
       throw copy.signal.reason;
     };
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       handler: async (_job, context) => inner({ ...context, note: 'copied' }),
     });
     consumer.on('progress', (_job, value) => progress.push(value));
@@ -41,21 +31,14 @@ describe('a job with a timeout', () => {
     await waitUntil(() => codes.length === 1, { what: 'the copied signal to abort' });
     expect(codes).toEqual(['TIMEOUT']);
     expect(progress).toEqual([{ note: 'copied' }]);
-    await consumer.close();
-    await producer.close();
   });
 
   it('aborts a handler that respects its signal: each try fails with TIMEOUT, retried per attempts, then dead', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`timeout-a-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, producer, newConsumer } = testQueue(redis, 'timeout-a');
     const tries: { attempt: number; code: unknown; ranMs: number }[] = [];
     const failed: unknown[] = [];
     const events: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       handler: async (job, { signal }) => {
         const started = Date.now();
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
@@ -86,22 +69,14 @@ describe('a job with a timeout', () => {
     expect(job?.state).toBe('dead');
     expect(job?.attempts).toBe(2);
     expect(job?.error).toContain('timed out');
-
-    await consumer.close();
-    await producer.close();
   });
 
   it('keeps the slot until a handler that ignores its signal settles, and reports the try failed, not completed', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`timeout-b-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, producer, newConsumer } = testQueue(redis, 'timeout-b');
     const timeline: string[] = [];
     let abortedBeforeSettling = false;
     const outcomes: { id: string; event: string; error?: unknown }[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       concurrency: 1,
       handler: async (job, { signal }) => {
         const { name } = job.payload as { name: string };
@@ -133,28 +108,19 @@ describe('a job with a timeout', () => {
     expect(job?.state).toBe('dead');
     expect(job?.error).toContain('timed out');
     expect(job?.result).toBeUndefined();
-
-    await consumer.close();
-    await producer.close();
   });
 
   it('in sandbox mode terminates a try that spins forever, and the consumer keeps running other jobs', async () => {
-    const prefix = uniquePrefix();
-    const queue = defineQueue(`timeout-c-${prefix}`);
-    const producer = new Producer({ connection: redis.url, prefix });
+    const { queue, producer, newConsumer } = testQueue(redis, 'timeout-c');
     const completed = new Map<string, unknown>();
     const failed: { id: string; error: unknown }[] = [];
-    const dead: string[] = [];
-    const consumer = new Consumer({
-      connection: redis.url,
-      prefix,
-      queues: [queue],
+    const consumer = newConsumer({
       concurrency: 2,
       sandbox: { module: fileURLToPath(new URL('../fixtures/spin-handler.mjs', import.meta.url)) },
     });
     consumer.on('completed', (job, result) => completed.set(job.id, result));
     consumer.on('failed', (job, error) => failed.push({ id: job.id, error }));
-    consumer.on('dead', (job) => dead.push(job.id));
+    const dead = collectIds(consumer, 'dead');
     await consumer.start();
 
     const spin = await producer.enqueue(queue, { spin: true }, { timeout: 300, attempts: 2, backoff: { type: 'fixed', delay: 10 } });
@@ -178,8 +144,5 @@ describe('a job with a timeout', () => {
     // Both slots still work after their threads were replaced.
     const after = await producer.enqueueMany(queue, [{ payload: { i: 100 } }, { payload: { i: 101 } }]);
     await waitUntil(() => after.every(({ id }) => completed.has(id)), { what: 'two more jobs to complete' });
-
-    await consumer.close();
-    await producer.close();
   });
 });

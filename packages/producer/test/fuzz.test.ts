@@ -2,23 +2,20 @@
 // and payloads through enqueue/enqueueMany, random Producer and QueueEvents options. Each call
 // must be accepted (and then store what was asked) or refused with a typed error naming the
 // option, writing nothing. The seed is printed; replay with DOCKET_FUZZ_SEED=<seed>.
-import { type RedisServer, anyOptions, anyValue, forDuration, fuzzer, startRedisServer, uniquePrefix } from '@docket/testing';
+import { anyOptions, anyValue, forDuration, fuzzer, uniquePrefix } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isDocketError } from '@docket/protocol';
 import { describeThrown, queueKeys } from '@docket/protocol/internal';
 import { Producer, QueueEvents, defineQueue } from '../src/index.js';
 
 const BUDGET_MS = 2_000;
-let server: RedisServer;
+const server = useRedisServer({ appendonly: false });
 let redis: Redis;
 
-beforeAll(async () => {
-  server = await startRedisServer({ appendonly: false });
+beforeAll(() => {
   redis = server.client();
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 const JOB_OPTION_NAMES = ['options', 'id', 'priority', 'delay', 'runAt', 'attempts', 'backoff', 'backoff.type', 'backoff.delay', 'backoff.max', 'backoff.jitter', 'timeout', 'dedupeFor', 'payload'];

@@ -1,8 +1,9 @@
 import { PROTOCOL_VERSION } from '@docket/protocol';
 import { encodeValue, queueKeys } from '@docket/protocol/internal';
-import { type RedisServer, startRedisServer, uniquePrefix } from '@docket/testing';
+import { rejection, uniquePrefix } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_ATTEMPTS,
   type DocketErrorCode,
@@ -17,19 +18,15 @@ import {
   isDocketError,
 } from '../src/index.js';
 
-let server: RedisServer;
+const server = useRedisServer({ appendonly: false });
 let redis: Redis;
 const open: Producer[] = [];
 
-beforeAll(async () => {
-  server = await startRedisServer({ appendonly: false });
+beforeAll(() => {
   redis = server.client();
 });
 afterEach(async () => {
   await Promise.all(open.splice(0).map((p) => p.close()));
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 function producer(options: Partial<ProducerOptions> = {}): { producer: Producer; prefix: string } {
@@ -45,12 +42,7 @@ async function keysUnder(prefix: string): Promise<string[]> {
 
 /** Expects `fn` to throw (synchronously or by rejecting) a DocketError with `code`; returns its message. */
 async function failure(fn: () => unknown, code: DocketErrorCode): Promise<string> {
-  let caught: unknown;
-  try {
-    await fn();
-  } catch (err) {
-    caught = err;
-  }
+  const caught = await rejection<unknown>(fn);
   expect(caught, 'expected a DocketError').toBeDefined();
   expect(isDocketError(caught), String(caught)).toBe(true);
   expect((caught as { code: string }).code, (caught as Error).message).toBe(code);

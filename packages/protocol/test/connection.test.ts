@@ -1,5 +1,6 @@
 // How connection trouble is named: the address without secrets, the error code by cause.
-import { freePort, startRedisServer } from '@docket/testing';
+import { freePort } from '@docket/testing';
+import { startRedisServerForTest } from '@docket/testing/vitest';
 import { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { DocketError, isDocketError } from '../src/index.js';
@@ -38,7 +39,7 @@ describe('redisError', () => {
 
 describe('waitForConnection', () => {
   it('connects a lazy client and resolves once it is ready', async () => {
-    const redis = await startRedisServer({ appendonly: false });
+    const redis = await startRedisServerForTest({ appendonly: false });
     const client = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true });
     try {
       expect(client.status).toBe('wait');
@@ -47,7 +48,6 @@ describe('waitForConnection', () => {
       expect(await client.ping()).toBe('PONG');
     } finally {
       client.disconnect();
-      await redis.stop();
     }
   });
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { type RedisServer, startRedisServer, uniquePrefix } from '@docket/testing';
+import { mulberry32, thrown, uniquePrefix } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type Backoff, type JobState, isDocketError } from '../src/index.js';
 import {
   type JobHeader,
@@ -49,16 +50,6 @@ function expectSameHeader(got: JobHeader, sent: JobHeader): void {
   expect(got).toEqual({ ...sent, backoff: normalizedBackoff(sent.backoff) });
 }
 
-/** Runs `fn` and returns what it threw (fails the test if nothing was thrown). */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
-}
-
 function expectCorrupt(bytes: Buffer, jobId?: string): void {
   const err = thrown(() => decodeRecord(bytes, jobId));
   expect(isDocketError(err, 'CORRUPT_RECORD'), String(err)).toBe(true);
@@ -81,18 +72,6 @@ function rawRecord(
   hot.copy(prefix, 1);
   prefix.writeUInt16BE(declaredLength, 25);
   return Buffer.concat([prefix, cold, payload]);
-}
-
-/** A deterministic pseudo-random source (mulberry32) so a failure can be reproduced. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('encodeRecord / decodeRecord: the header', () => {
@@ -360,7 +339,7 @@ describe('decodeRecord rejects garbage with CORRUPT_RECORD', () => {
   it('names the job in the error', () => expectCorrupt(Buffer.from('not a record'), 'job-7'));
 
   it('random bytes, with or without a plausible prefix', () => {
-    const random = seeded(0xd0c4e7);
+    const random = mulberry32(0xd0c4e7); // deterministic, so a failure can be reproduced
     for (let i = 0; i < 300; i++) {
       const len = Math.floor(random() * 80);
       const bytes = Buffer.from(Array.from({ length: len }, () => Math.floor(random() * 256)));
@@ -388,15 +367,11 @@ describe('decodeValue rejects bytes that are not one msgpack value with CORRUPT_
 });
 
 describe('record.lua reads and writes what Node encodes (real redis-server)', () => {
-  let server: RedisServer;
+  const server = useRedisServer({ appendonly: false });
   let redis: Redis;
 
-  beforeAll(async () => {
-    server = await startRedisServer({ appendonly: false });
+  beforeAll(() => {
     redis = server.client();
-  });
-  afterAll(async () => {
-    await server?.stop();
   });
 
   // Reads a record with read_record, counts one more attempt, sets the error and writes it back.

@@ -1,18 +1,9 @@
 import { STRATEGY_NAMES, isDocketError } from '@docket/protocol';
 import { LuaScript, RECORD_LUA, composeLua, queueKeyList, queueKeys } from '@docket/protocol/internal';
-import { type RedisServer, startRedisServer, uniquePrefix } from '@docket/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisServer, thrown, uniquePrefix } from '@docket/testing';
+import { useRedisServer } from '@docket/testing/vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { fifo, getStrategy } from '../src/index.js';
-
-/** Runs `fn` and returns what it threw (fails the test if nothing was thrown). */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
-}
 
 describe('getStrategy', () => {
   it("returns fifo for 'fifo'", () => {
@@ -56,7 +47,7 @@ describe('getStrategy', () => {
 });
 
 describe('fifo.lua (real redis-server)', () => {
-  let server: RedisServer;
+  const server = useRedisServer({ appendonly: false });
   let redis: ReturnType<RedisServer['client']>;
 
   // A tiny test body: ARGV[1] is the operation, the rest its arguments.
@@ -79,12 +70,8 @@ return redis.error_reply('unknown op ' .. tostring(op))
 `;
   const script = new LuaScript('fifo-test', composeLua(RECORD_LUA, fifo.lua, body));
 
-  beforeAll(async () => {
-    server = await startRedisServer({ appendonly: false });
+  beforeAll(() => {
     redis = server.client();
-  });
-  afterAll(async () => {
-    await server?.stop();
   });
 
   function queue() {

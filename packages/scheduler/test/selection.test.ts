@@ -1,16 +1,7 @@
 import { isDocketError } from '@docket/protocol';
+import { thrown } from '@docket/testing';
 import { describe, expect, it } from 'vitest';
 import { SELECTION_NAMES, createSelector } from '../src/index.js';
-
-/** Runs `fn` and returns what it threw (fails the test if nothing was thrown). */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
-}
 
 /** The first queue of each of `n` fetches. */
 const firsts = (selector: ReturnType<typeof createSelector>, n: number) => Array.from({ length: n }, () => selector.next()[0]);

@@ -14,6 +14,18 @@ export interface Fuzz {
   bytes(maxLength: number): Buffer;
 }
 
+/** A deterministic source of numbers in [0, 1) (mulberry32): the same seed gives the same numbers. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
 /**
  * A seeded generator (mulberry32). The seed comes from DOCKET_FUZZ_SEED when set (to replay a
  * failure), else from the clock; it is printed so that a failing run can be repeated with
@@ -23,14 +35,7 @@ export function fuzzer(label: string): Fuzz {
   const fromEnv = process.env.DOCKET_FUZZ_SEED;
   const seed = fromEnv ? Number(fromEnv) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
   console.log(`[fuzz] ${label}: seed ${seed} (replay with DOCKET_FUZZ_SEED=${seed})`);
-  let a = seed;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  const next = mulberry32(seed);
   const int = (n: number) => Math.floor(next() * n);
   return {
     seed,

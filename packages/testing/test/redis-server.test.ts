@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { startRedisServer, uniquePrefix, waitUntil } from '../src/index.js';
+import { mulberry32, rejection, sleep, startRedisServer, thrown, uniquePrefix, waitUntil } from '../src/index.js';
 
 /**
  * One command on a fresh client that neither retries nor queues; the client is closed after.
@@ -44,7 +44,7 @@ describe('startRedisServer', () => {
       const client = redis.client();
       const key = `${uniquePrefix()}:k`;
       await client.set(key, 'kept');
-      await new Promise((r) => setTimeout(r, 1_200)); // appendfsync everysec
+      await sleep(1_200); // appendfsync everysec
       await redis.kill('SIGKILL');
       await expect(connectOnce(redis.port)).rejects.toThrow(/ECONNREFUSED/);
       await redis.restart();
@@ -141,5 +141,43 @@ describe('helpers', () => {
 
   it('waitUntil rejects with the awaited condition named', async () => {
     await expect(waitUntil(() => false, { timeout: 50, what: 'the impossible' })).rejects.toThrow('the impossible');
+  });
+
+  it('sleep waits at least the time asked', async () => {
+    const start = performance.now();
+    await sleep(50);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(49);
+  });
+
+  it('thrown returns what a call threw, and throws if it did not', () => {
+    const err = new Error('boom');
+    expect(
+      thrown(() => {
+        throw err;
+      }),
+    ).toBe(err);
+    expect(() => thrown(() => 1)).toThrow('expected the call to throw');
+  });
+
+  it('rejection returns what a promise rejected with, or a function threw or rejected with, and throws if it resolved', async () => {
+    const err = new Error('boom');
+    expect(await rejection(Promise.reject(err))).toBe(err);
+    expect(
+      await rejection(() => {
+        throw err;
+      }),
+    ).toBe(err);
+    expect(await rejection(async () => Promise.reject(err))).toBe(err);
+    await expect(rejection(Promise.resolve({ a: 1 }))).rejects.toThrow('expected a rejection, got {"a":1}');
+    await expect(rejection(() => 'fine')).rejects.toThrow('expected a rejection, got "fine"');
+  });
+
+  it('mulberry32 repeats its numbers for a seed, within [0, 1)', () => {
+    const a = mulberry32(42);
+    const b = mulberry32(42);
+    const numbers = Array.from({ length: 100 }, () => a());
+    expect(Array.from({ length: 100 }, () => b())).toEqual(numbers);
+    expect(numbers.every((n) => n >= 0 && n < 1)).toBe(true);
+    expect(mulberry32(43)()).not.toBe(numbers[0]);
   });
 });

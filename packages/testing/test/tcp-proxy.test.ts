@@ -3,14 +3,11 @@
 // in a stall, go silent on open connections (no bytes either way, no close) while new ones work.
 import { type Socket, connect } from 'node:net';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisServer, type TcpProxy, startRedisServer, startTcpProxy, uniquePrefix, waitUntil } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { type TcpProxy, sleep, startTcpProxy, uniquePrefix, waitUntil } from '../src/index.js';
+import { startRedisServerForTest, useRedisServer } from '../src/vitest.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer({ appendonly: false });
-});
-afterAll(() => redis.stop());
+const redis = useRedisServer({ appendonly: false });
 
 /** A client that fails fast instead of queueing: each command shows whether the link is up now. */
 async function fastFailClient(port: number): Promise<Redis> {
@@ -128,7 +125,7 @@ describe('startTcpProxy', () => {
       let setSettled = false;
       void popped.finally(() => (popSettled = true));
       void set.finally(() => (setSettled = true));
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       expect(await direct.get(key)).toBeNull();
       expect(await direct.llen(`${key}:list`)).toBe(0);
       expect(setSettled).toBe(false);
@@ -181,7 +178,7 @@ describe('startTcpProxy', () => {
   });
 
   it('closes a client connection when the target is down, and forwards again once it is back', async () => {
-    const target = await startRedisServer({ appendonly: false });
+    const target = await startRedisServerForTest({ appendonly: false });
     const proxy = await startTcpProxy({ targetPort: target.port });
     try {
       await target.kill('SIGKILL');
@@ -191,7 +188,6 @@ describe('startTcpProxy', () => {
       await waitUntil(() => proxy.connections === 0, { what: 'pairs to be cleaned up' });
     } finally {
       await proxy.close();
-      await target.stop();
     }
   });
 
