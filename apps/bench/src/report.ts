@@ -19,6 +19,11 @@ export interface Row {
   targets?: Partial<Record<'bullmq' | 'bee-queue', { op: '<=' | '>='; value: number }>>;
 }
 
+/** A throughput row (jobs/s, higher is better, no decimals) with its targets on docket ÷ other. */
+export function rateRow(id: string, short: string, label: string, values: PerLibrary, targets?: Row['targets']): Row {
+  return { id, short, label, unit: 'jobs/s', better: 'higher', values, decimals: 0, ...(targets ? { targets } : {}) };
+}
+
 export interface DocketOnlyRow {
   id: string;
   label: string;

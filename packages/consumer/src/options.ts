@@ -1,18 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { type ConnectionInput, type QueueDefinition, DEFAULT_PREFIX, DocketError } from '@docket/protocol';
-import {
-  MAX_TIMER_MS,
-  checkConnection,
-  checkInteger,
-  checkKnownKeys,
-  checkPlainObject,
-  checkPrefix,
-  checkQueue,
-  describe,
-  describeThrown,
-  invalid,
-  validating,
-} from '@docket/protocol/internal';
+import { checkConnection } from '@docket/protocol/internal';
+import { MAX_TIMER_MS, checkInteger, checkKnownKeys, checkPlainObject, checkPrefix, checkQueue, describe, describeThrown, invalid, validating } from '@docket/protocol/internal';
 import { type SelectionName, type Selector, createSelector } from '@docket/scheduler';
 import type { Handler } from './job.js';
 

@@ -5,7 +5,7 @@ import { MAX_PRIORITY, MIN_PRIORITY, Producer, defineQueue, isDocketError } from
 import { sleep, uniquePrefix, waitUntil } from '@docket/testing';
 import { useRedisServer } from '@docket/testing/vitest';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { type RefJob, expectOrder, expectedOrder, mulberry32, referenceModels, scrambledId } from './strategy-conformance.js';
+import { type RefJob, expectOrder, expectedOrder, mulberry32, referenceModels, scrambledId } from './strategies-end-to-end.js';
 
 const redis = useRedisServer({ appendonly: false });
 

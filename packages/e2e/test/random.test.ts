@@ -21,7 +21,7 @@ import { Producer, type StrategyName, defineQueue } from '@docket/producer';
 import { uniquePrefix, waitUntil } from '@docket/testing';
 import { useRedisServer } from '@docket/testing/vitest';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { mulberry32 } from './strategy-conformance.js';
+import { mulberry32 } from './strategies-end-to-end.js';
 
 // ------------------------------------------------------------------ statistics
 

@@ -1,7 +1,7 @@
-// The strategy conformance suite (strategy-conformance.ts), run for every strategy.
+// The strategies end to end (strategies-end-to-end.ts), run for every strategy; the conformance suite of the strategy contract itself runs in packages/scheduler.
 import { STRATEGY_NAMES } from '@docket/protocol';
 import { describe, expect, it } from 'vitest';
-import { referenceModels, runStrategyConformance } from './strategy-conformance.js';
+import { referenceModels, runStrategyConformance } from './strategies-end-to-end.js';
 
 it('the suite covers every strategy the protocol names', () => {
   expect([...STRATEGY_NAMES].sort()).toEqual(['fifo', 'lifo', 'priority', 'random']);

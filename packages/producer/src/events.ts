@@ -1,21 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { type ConnectionInput, type QueueDefinition, DEFAULT_PREFIX, DocketError } from '@docket/protocol';
-import {
-  type QueueKeys,
-  checkConnection,
-  checkInteger,
-  checkKnownKeys,
-  checkPlainObject,
-  checkPrefix,
-  checkQueue,
-  decodeValue,
-  invalid,
-  openConnection,
-  queueKeys,
-  redisError,
-  waitForConnection,
-  validating,
-} from '@docket/protocol/internal';
+import { type QueueKeys, checkConnection, decodeValue, openConnection, queueKeys, redisError, waitForConnection } from '@docket/protocol/internal';
+import { checkInteger, checkKnownKeys, checkPlainObject, checkPrefix, checkQueue, invalid, validating } from '@docket/protocol/internal';
 import type { Redis } from 'ioredis';
 
 export type QueueEventType = 'enqueued' | 'active' | 'progress' | 'completed' | 'retrying' | 'dead' | 'cancelled';

@@ -1,17 +1,6 @@
 import { type ConnectionInput, DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_PREFIX, DocketError, type QueueDefinition } from '@docket/protocol';
-import {
-  MAX_TIMER_MS,
-  type RedisClient,
-  checkConnection,
-  checkInteger,
-  checkKnownKeys,
-  checkPlainObject,
-  checkPrefix,
-  checkQueue,
-  invalid,
-  openConnection,
-  validating,
-} from '@docket/protocol/internal';
+import { type RedisClient, checkConnection, openConnection } from '@docket/protocol/internal';
+import { MAX_TIMER_MS, checkInteger, checkKnownKeys, checkPlainObject, checkPrefix, checkQueue, invalid, validating } from '@docket/protocol/internal';
 import { Admin, type QueueCounts } from './admin.js';
 import { type EnqueuedJob, Enqueuer, type JobToEnqueue } from './enqueue.js';
 import type { JobInfo } from './job-info.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mulberry32, thrown, uniquePrefix } from '@docket/testing';
+import { seededNumbers, thrown, uniquePrefix } from '@docket/testing';
 import { useRedisServer } from '@docket/testing/vitest';
 import type { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -339,7 +339,7 @@ describe('decodeRecord rejects garbage with CORRUPT_RECORD', () => {
   it('names the job in the error', () => expectCorrupt(Buffer.from('not a record'), 'job-7'));
 
   it('random bytes, with or without a plausible prefix', () => {
-    const random = mulberry32(0xd0c4e7); // deterministic, so a failure can be reproduced
+    const random = seededNumbers(0xd0c4e7); // deterministic, so a failure can be reproduced
     for (let i = 0; i < 300; i++) {
       const len = Math.floor(random() * 80);
       const bytes = Buffer.from(Array.from({ length: len }, () => Math.floor(random() * 256)));

@@ -1,9 +1,10 @@
 import { STRATEGY_NAMES, isDocketError } from '@docket/protocol';
 import { LuaScript, RECORD_LUA, composeLua, queueKeyList, queueKeys } from '@docket/protocol/internal';
-import { type RedisServer, thrown, uniquePrefix } from '@docket/testing';
+import { type RedisServer, referenceModels, thrown, uniquePrefix } from '@docket/testing';
 import { useRedisServer } from '@docket/testing/vitest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fifo, getStrategy } from '../src/index.js';
+import { runStrategyConformance } from './conformance.js';
 
 describe('getStrategy', () => {
   it("returns fifo for 'fifo'", () => {
@@ -197,4 +198,16 @@ return redis.error_reply('unknown op ' .. tostring(op))
     expect(await other.count()).toBe(1);
     expect(await other.pop(5)).toEqual(['other-job']);
   });
+});
+
+runStrategyConformance({ strategy: fifo, reference: referenceModels.fifo });
+
+it('every strategy the registry provides has a conformance test file that runs the suite', async () => {
+  const { readFile, readdir } = await import('node:fs/promises');
+  const files = await readdir(new URL('.', import.meta.url));
+  for (const name of STRATEGY_NAMES) {
+    expect(files, `a test file for ${name}`).toContain(`${name}.test.ts`);
+    const text = await readFile(new URL(`./${name}.test.ts`, import.meta.url), 'utf8');
+    expect(text, `${name}.test.ts runs the conformance suite`).toMatch(new RegExp(`runStrategyConformance\\(\\{\\s*strategy: ${name}\\b`));
+  }
 });

@@ -14,20 +14,24 @@ export interface Fuzz {
   bytes(maxLength: number): Buffer;
 }
 
-/** A deterministic source of numbers in [0, 1) (mulberry32): the same seed gives the same numbers. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
+/**
+ * A deterministic source of numbers in [0, 1) for tests (SplitMix32): the same seed gives the
+ * same numbers. (The consumer's own seeded generator is @docket/scheduler's seededRandom; this
+ * package cannot depend on it, as the scheduler's tests depend on this one.)
+ */
+export function seededNumbers(seed: number): () => number {
+  let state = seed >>> 0;
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    state = (state + 0x9e3779b9) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return ((z ^ (z >>> 16)) >>> 0) / 4_294_967_296;
   };
 }
 
 /**
- * A seeded generator (mulberry32). The seed comes from DOCKET_FUZZ_SEED when set (to replay a
+ * A seeded generator (seededNumbers). The seed comes from DOCKET_FUZZ_SEED when set (to replay a
  * failure), else from the clock; it is printed so that a failing run can be repeated with
  * `DOCKET_FUZZ_SEED=<seed>`.
  */
@@ -35,7 +39,7 @@ export function fuzzer(label: string): Fuzz {
   const fromEnv = process.env.DOCKET_FUZZ_SEED;
   const seed = fromEnv ? Number(fromEnv) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
   console.log(`[fuzz] ${label}: seed ${seed} (replay with DOCKET_FUZZ_SEED=${seed})`);
-  const next = mulberry32(seed);
+  const next = seededNumbers(seed);
   const int = (n: number) => Math.floor(next() * n);
   return {
     seed,

@@ -4,7 +4,7 @@ export { freePort, startRedisServer, type RedisServer, type RedisServerOptions, 
 export { probeRedis, type RedisProbe } from './probe.js';
 export { startTcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
 export { SOURCE_CONDITION, sourceNodeArgs } from './source.js';
-export { anyOptions, anyValue, forDuration, fuzzer, mulberry32, plainValue, type Fuzz } from './fuzz.js';
+export { anyOptions, anyValue, forDuration, fuzzer, seededNumbers, plainValue, type Fuzz } from './fuzz.js';
 
 /** A key prefix no other test uses, so tests share a server without FLUSHALL. */
 export function uniquePrefix(label = 't'): string {
@@ -52,3 +52,4 @@ export async function rejection<E = Error & { code?: string; jobId?: string }>(p
   }
   throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
 }
+export { Expected, expectedOrder, referenceModels, scrambledId, type OrderedStrategy, type RefJob, type ReferenceModel } from './strategy-models.js';

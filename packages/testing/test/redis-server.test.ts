@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { mulberry32, rejection, sleep, startRedisServer, thrown, uniquePrefix, waitUntil } from '../src/index.js';
+import { seededNumbers, rejection, sleep, startRedisServer, thrown, uniquePrefix, waitUntil } from '../src/index.js';
 
 /**
  * One command on a fresh client that neither retries nor queues; the client is closed after.
@@ -172,12 +172,12 @@ describe('helpers', () => {
     await expect(rejection(() => 'fine')).rejects.toThrow('expected a rejection, got "fine"');
   });
 
-  it('mulberry32 repeats its numbers for a seed, within [0, 1)', () => {
-    const a = mulberry32(42);
-    const b = mulberry32(42);
+  it('seededNumbers repeats its numbers for a seed, within [0, 1)', () => {
+    const a = seededNumbers(42);
+    const b = seededNumbers(42);
     const numbers = Array.from({ length: 100 }, () => a());
     expect(Array.from({ length: 100 }, () => b())).toEqual(numbers);
     expect(numbers.every((n) => n >= 0 && n < 1)).toBe(true);
-    expect(mulberry32(43)()).not.toBe(numbers[0]);
+    expect(seededNumbers(43)()).not.toBe(numbers[0]);
   });
 });

@@ -2,7 +2,7 @@
 // after a warm-up on the same queue and connection.
 import { timedEnqueue } from '../jobs.js';
 import { type ProducerSide, payload } from '../libs.js';
-import { fmt } from '../report.js';
+import { fmt, rateRow } from '../report.js';
 import { rates, roundsNote, share } from '../rounds.js';
 import { IN_FLIGHT, type Scenario, log } from '../scenario.js';
 
@@ -32,7 +32,6 @@ export const enqueue: Scenario = {
     log(`1. enqueue one job at a time, ${IN_FLIGHT} in flight (${fmt(p.enqueueJobs)} jobs${roundsNote(p)})`);
     const values = await rates(ctx, 'enqueue', (lib) => timedEnqueue(ctx, lib, 'bench-enqueue', share(p, p.enqueueJobs), enqueueInFlight));
     const targets = { bullmq: { op: '>=', value: 2 }, 'bee-queue': { op: '>=', value: 1 } } as const;
-    const label = `enqueue, one at a time (${IN_FLIGHT} in flight)`;
-    return { rows: [{ id: 'enqueue', short: 'enqueue, one at a time', label, unit: 'jobs/s', better: 'higher', values, decimals: 0, targets }] };
+    return { rows: [rateRow('enqueue', 'enqueue, one at a time', `enqueue, one at a time (${IN_FLIGHT} in flight)`, values, targets)] };
   },
 };

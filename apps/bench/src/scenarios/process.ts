@@ -4,7 +4,7 @@
 import { ConsumerProcess } from '../consumer-process.js';
 import { enqueueChunks, expectDrained } from '../jobs.js';
 import { LIBRARY, type LibraryName } from '../libs.js';
-import { fmt } from '../report.js';
+import { fmt, rateRow } from '../report.js';
 import { type Timed, rates } from '../rounds.js';
 import { CONCURRENCY, type Context, type Scenario, log, targetFor } from '../scenario.js';
 
@@ -58,9 +58,11 @@ export const processing: Scenario = {
     const c1 = await rates(ctx, 'process c1', (lib) => processRound(ctx, lib, 1, p.processJobsC1, Math.round(p.warmJobs / 2)));
     return {
       rows: [
-        { id: 'process-c50', short: 'process, concurrency 50', label: `process, concurrency ${CONCURRENCY}`, unit: 'jobs/s', better: 'higher', values: c50, decimals: 0,
-          targets: { bullmq: { op: '>=', value: 3 }, 'bee-queue': { op: '>=', value: 2 } } },
-        { id: 'process-c1', short: 'process, concurrency 1', label: 'process, concurrency 1', unit: 'jobs/s', better: 'higher', values: c1, decimals: 0 },
+        rateRow('process-c50', 'process, concurrency 50', `process, concurrency ${CONCURRENCY}`, c50, {
+          bullmq: { op: '>=', value: 3 },
+          'bee-queue': { op: '>=', value: 2 },
+        }),
+        rateRow('process-c1', 'process, concurrency 1', 'process, concurrency 1', c1),
       ],
     };
   },

@@ -1,19 +1,37 @@
-// The strategy conformance suite: every scheduling strategy runs these cases against a real
-// redis-server, through the producer and consumer (like hono's `runTest({ newRouter })`
-// or unstorage's `testDriver`). strategies.test.ts runs it for each strategy.
+// The strategies end to end: every scheduling strategy runs these cases against a real
+// redis-server, through real producers and consumers (a consumer in a child process where a
+// case kills one). The strategy contract itself (push, pop, give back, count, capabilities) is
+// checked on each strategy's Lua by the conformance suite beside the strategies
+// (packages/scheduler/test/conformance.ts); these cases check that the consumer's step keeps
+// that order through delays, retries, concurrency and crash recovery. strategies.test.ts runs
+// them for each strategy.
 //
-// A strategy's order is given by a reference model in plain TypeScript (`push` when a job
-// becomes ready, `giveBack` when a job comes back unfinished, `pop` for the next one out). A
-// case replays, on the model, the events the real queue went through (ready, started, came
-// back), and compares the order in which a real consumer STARTED the jobs with the order the
-// model predicts. For the random strategy there is no model (reference: null): the cases then
-// check that every job starts exactly as often as it should, and that a seeded random source
-// makes runs reproducible; its uniformity is tested statistically in random.test.ts.
+// A strategy's order is given by a reference model in plain TypeScript (@docket/testing's
+// referenceModels: `push` when a job becomes ready, `giveBack` when jobs come back unfinished,
+// `pop` for the next one out). A case replays, on the model, the events the real queue went
+// through (ready, started, came back), and compares the order in which a real consumer
+// STARTED the jobs with the order the model predicts. For the random strategy there is no model
+// (reference: null): the cases then check that every job starts exactly as often as it should,
+// and that a seeded random source makes runs reproducible; its uniformity is tested
+// statistically in random.test.ts.
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Consumer, type Job, seededRandom } from '@docket/consumer';
 import { Producer, type QueueDefinition, type StrategyName, defineQueue } from '@docket/producer';
-import { type RedisServer, sleep, sourceNodeArgs, startRedisServer, uniquePrefix, waitUntil } from '@docket/testing';
+import {
+  Expected,
+  type RedisServer,
+  type RefJob,
+  type ReferenceModel,
+  expectedOrder,
+  referenceModels,
+  scrambledId,
+  sleep,
+  sourceNodeArgs,
+  startRedisServer,
+  uniquePrefix,
+  waitUntil,
+} from '@docket/testing';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 
 // ------------------------------------------------------------------ shared helpers
@@ -21,103 +39,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 /** A seeded generator, so that runs of the random strategy are reproducible. */
 export const mulberry32 = seededRandom;
 
-/** A job as the reference models see it. */
-export interface RefJob {
-  readonly id: string;
-  readonly priority: number;
-}
-
-/** The order of one strategy, in plain TypeScript. */
-export interface ReferenceModel {
-  /** A job becomes ready: enqueued, promoted when its delay or backoff is over, or retried. */
-  push(job: RefJob): void;
-  /**
-   * Jobs handed out earlier come back unfinished (released by a closing consumer, or
-   * recovered after theirs died), listed in the order they were handed out: they are first in
-   * line again where the order allows, in that same order among themselves.
-   */
-  giveBack(jobs: readonly RefJob[]): void;
-  /** Removes and returns the job the strategy hands out next; undefined if none is waiting. */
-  pop(): RefJob | undefined;
-}
-
-/** The documented orders (DESIGN.md, guarantee 3, and the scheduler's strategy docs). */
-export const referenceModels: Record<Exclude<StrategyName, 'random'>, () => ReferenceModel> = {
-  /** Oldest first: ready jobs join at the back; a job that comes back is first in line. */
-  fifo() {
-    const line: RefJob[] = [];
-    return { push: (j) => void line.push(j), giveBack: (jobs) => void line.unshift(...jobs), pop: () => line.shift() };
-  },
-  /** Newest first: ready jobs and jobs that come back are both next out. */
-  lifo() {
-    const stack: RefJob[] = [];
-    return { push: (j) => void stack.unshift(j), giveBack: (jobs) => void stack.unshift(...jobs), pop: () => stack.shift() };
-  },
-  /**
-   * Highest priority first; among equal priorities, jobs that came back first (in the order
-   * they came back), then ready jobs oldest first (in the order they became ready).
-   */
-  priority() {
-    const waiting: { job: RefJob; back: boolean; seq: number }[] = [];
-    let seq = 0;
-    const before = (a: (typeof waiting)[number], b: (typeof waiting)[number]) =>
-      a.job.priority !== b.job.priority ? a.job.priority > b.job.priority : a.back !== b.back ? a.back : a.seq < b.seq;
-    return {
-      push: (job) => void waiting.push({ job, back: false, seq: seq++ }),
-      giveBack: (jobs) => {
-        for (const job of jobs) waiting.push({ job, back: true, seq: seq++ });
-      },
-      pop() {
-        if (waiting.length === 0) return undefined;
-        let best = 0;
-        for (let i = 1; i < waiting.length; i++) if (before(waiting[i]!, waiting[best]!)) best = i;
-        return waiting.splice(best, 1)[0]!.job;
-      },
-    };
-  },
-};
-
-/** Replays events on a reference model and collects the start order it predicts. */
-export class Expected {
-  readonly order: string[] = [];
-  constructor(private readonly model: ReferenceModel) {}
-  push(...jobs: RefJob[]): this {
-    for (const job of jobs) this.model.push(job);
-    return this;
-  }
-  giveBack(...jobs: RefJob[]): this {
-    this.model.giveBack(jobs);
-    return this;
-  }
-  /** Forgets the order predicted so far (for a second consumer that takes over). */
-  resetOrder(): this {
-    this.order.length = 0;
-    return this;
-  }
-  /** Pops up to `n` jobs (all if no n) and returns them. */
-  pop(n = Number.POSITIVE_INFINITY): RefJob[] {
-    const out: RefJob[] = [];
-    while (out.length < n) {
-      const job = this.model.pop();
-      if (!job) break;
-      out.push(job);
-      this.order.push(job.id);
-    }
-    return out;
-  }
-}
-
-/** A job id whose lexicographic order differs from `i`'s: a letter from a stride over the alphabet, then tag and i. */
-export function scrambledId(tag: string, i: number): string {
-  return `${String.fromCharCode(97 + ((7 + i * 7) % 26))}${tag}${String(i).padStart(2, '0')}`;
-}
-
-/** The start order of `jobs` (in the order they became ready) when nothing else happens. */
-export function expectedOrder(reference: () => ReferenceModel, jobs: readonly RefJob[]): string[] {
-  const expected = new Expected(reference()).push(...jobs);
-  expected.pop();
-  return expected.order;
-}
+// The reference models live in @docket/testing, shared with the scheduler's conformance suite.
+export { Expected, expectedOrder, referenceModels, scrambledId, type RefJob, type ReferenceModel };
 
 /** `actual` must be a permutation of `ids` (each exactly once). */
 export function expectEachOnce(actual: readonly string[], ids: readonly string[], what = 'started jobs'): void {
@@ -154,9 +77,12 @@ export interface StrategyConsumerChild {
   kill(): Promise<void>;
 }
 
-const childFixture = fileURLToPath(new URL('../fixtures/strategy-consumer.mjs', import.meta.url));
+const childFixture = fileURLToPath(new URL('../fixtures/consumer.mjs', import.meta.url));
 
-/** Forks fixtures/strategy-consumer.mjs (@docket/consumer from its sources) and waits until it is started. */
+/**
+ * Forks fixtures/consumer.mjs (@docket/consumer from its sources) on a queue of `strategy`,
+ * its random source seeded, each try holding its slot `holdMs`; waits until it is started.
+ */
 export async function forkStrategyConsumer(config: {
   url: string;
   prefix: string;
@@ -168,7 +94,9 @@ export async function forkStrategyConsumer(config: {
   seed?: number;
   holdMs?: number;
 }): Promise<StrategyConsumerChild> {
-  const child = fork(childFixture, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: sourceNodeArgs() });
+  const { holdMs, ...rest } = config;
+  const fixtureConfig = { ...rest, ...(holdMs ? { handler: { sleepMs: holdMs } } : {}) };
+  const child = fork(childFixture, [JSON.stringify(fixtureConfig)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: sourceNodeArgs() });
   const messages: ChildMessage[] = [];
   child.on('message', (m: ChildMessage) => void messages.push(m));
   const handle: StrategyConsumerChild = {
