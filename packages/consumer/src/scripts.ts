@@ -6,7 +6,8 @@ import { LUA, LuaScript, QUEUE_PRELUDE, composeLua } from '@docket/protocol/inte
 import { getStrategy } from '@docket/scheduler';
 import progressLua from './lua/progress.lua';
 import renewLua from './lua/renew.lua';
-import stepHousekeepingLua from './lua/step-housekeeping.lua';
+import stepPromoteDelayedLua from './lua/step-promote-delayed.lua';
+import stepRecoverLeasesLua from './lua/step-recover-leases.lua';
 import stepReportsLua from './lua/step-reports.lua';
 import stepLua from './lua/step.lua';
 
@@ -36,7 +37,8 @@ export function consumerScripts(strategy: StrategyName): ConsumerScripts {
       LUA.leasing,
       LUA.pushDelivery,
       stepReportsLua,
-      stepHousekeepingLua,
+      stepPromoteDelayedLua,
+      stepRecoverLeasesLua,
       stepLua,
     );
     scripts = { step: new LuaScript('step', step), renew, progress };

@@ -1,6 +1,7 @@
 -- docket consumer: one step of a consumer on one queue, atomically. Composed (scripts.ts) after
 -- protocol's fragments (keys, events, record, lease entries, reports, leasing, push delivery),
--- the queue's strategy, and this package's phases (step-reports.lua, step-housekeeping.lua):
+-- the queue's strategy, and this package's phases (step-reports.lua, step-promote-delayed.lua,
+-- step-recover-leases.lua):
 --   1. push delivery: take back the consumer's registration and drain its inbox,
 --   2. apply the consumer's reports on finished tries (fenced by lease token),
 --   3. promote delayed jobs that are due,

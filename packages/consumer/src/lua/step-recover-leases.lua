@@ -1,42 +1,9 @@
--- docket consumer, step phases `promote` and `recover` (the time-driven part of a step).
--- KEYS: the queue keys (see keys.lua). ARGV: none (a fragment).
--- Returns: nothing; the phases set effects.readied / dead / cancelled / delayed.
--- Guarantees: due delayed jobs become ready through the strategy within one step of their due
--- time (no other job needs to arrive); a job whose lease expired (its consumer died or
--- stalled) is handed out again with the try counted, or buried on its last attempt, or ends
--- cancelled if that was requested; work per call is bounded by `limit`.
-
--- Due delayed jobs (new or retrying) become ready. The earliest due time is read first (it is
--- also the reply's next due time), so a step with nothing due makes one call. Returns that
--- first entry (id, score), as ZRANGE WITHSCORES gives it.
-local function promote_due(now, limit, effects)
-  local first_due = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
-  if not (first_due[2] and tonumber(first_due[2]) <= now) then return first_due end
-  local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now, 'LIMIT', 0, limit)
-  effects.delayed = true
-  for i = 1, #due do
-    local id = due[i]
-    local raw = redis.call('HGET', K_JOBS, id)
-    local header, body = read_record(raw)
-    if header then
-      -- A delayed job, or a failed one whose backoff is over; anything else (cancelled, or an
-      -- id reused since) has no business in the waiting line.
-      if header[H_STATE] == S_DELAYED then
-        header[H_STATE] = S_WAITING
-        write_record(id, header, body)
-      end
-      if header[H_STATE] == S_WAITING or header[H_STATE] == S_FAILED then
-        strategy_push(id, header[H_PRIORITY])
-        effects.readied = true
-      end
-    elseif raw then
-      bury_corrupt(id, raw, now, body)
-      effects.dead = true
-    end
-  end
-  if #due > 0 then redis.call('ZREM', K_DELAYED, unpack(due)) end
-  return first_due
-end
+-- docket consumer, step phase `recover expired leases` (housekeeping steps only).
+-- KEYS: the queue keys (see keys.lua). ARGV: none (a fragment; step.lua calls recover_expired).
+-- Returns: nothing; sets effects.readied / dead / cancelled.
+-- Guarantees: a job whose lease expired (its consumer died or stalled) is handed out again with
+-- the try counted, first in line where the strategy allows (a batch in hand-out order), or
+-- buried on its last attempt, or ends cancelled if that was requested; at most `limit` per call.
 
 -- An expired lease's job: the try counts; handed out again (first in line where the strategy
 -- allows), buried on its last attempt, or cancelled if that was requested.
