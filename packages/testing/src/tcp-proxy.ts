@@ -12,9 +12,10 @@ export interface TcpProxyOptions {
 
 /**
  * A TCP proxy on a free loopback port that forwards every connection to `targetHost:targetPort`,
- * and can simulate two network failures: `outage(ms)` drops every open connection (reset) and
+ * and can simulate network failures: `outage(ms)` drops every open connection (reset) and
  * resets new ones for `ms`, then accepts again; `stall(ms)` silently stops forwarding on every
- * open connection (a half-open connection: no bytes, no FIN, no reset) while new ones work.
+ * open connection (a half-open connection: no bytes, no FIN, no reset) while new ones work;
+ * `loseReplies(ms)` lets requests through but not their replies, then resets the connections.
  * Stop it with `close()`.
  */
 export interface TcpProxy {
@@ -45,6 +46,12 @@ export interface TcpProxy {
    * if the proxy is closed meanwhile). Another stall while one is under way is refused.
    */
   stall(ms: number): Promise<void>;
+  /**
+   * Loses the replies: for `ms`, every open connection still forwards what the client sends,
+   * but what the server answers is discarded; then those connections are reset (as when a
+   * network fails after a request arrived, before its reply did). Resolves after the reset.
+   */
+  loseReplies(ms: number): Promise<void>;
   /** Drops every connection and stops listening. */
   close(): Promise<void>;
 }
@@ -199,6 +206,23 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
         };
         stallRunning = { timer: setTimeout(done, ms), done };
       });
+    },
+    async loseReplies(ms: number) {
+      if (!Number.isInteger(ms) || ms < 0) throw new RangeError(`Expected \`ms\` to be an integer >= 0, got \`${String(ms)}\``);
+      if (closed) throw new Error('The proxy is closed');
+      const losing = [...pairs];
+      for (const [client, upstream] of losing) {
+        upstream.unpipe(client);
+        upstream.on('data', () => {}); // read and dropped
+      }
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      for (const [client, upstream] of losing) {
+        if (!pairs.has(client)) continue;
+        pairs.delete(client);
+        dropped++;
+        client.resetAndDestroy();
+        upstream.destroy();
+      }
     },
     async close() {
       if (closed) return;
