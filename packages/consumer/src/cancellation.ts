@@ -34,7 +34,7 @@ export class Cancellations {
     // The request can overtake the reply that leases the job to this consumer: remember it
     // for a while, and a try that starts checks it (otherwise it would wait for the next renewal).
     if (!found) {
-      const now = Date.now();
+      const now = performance.now();
       for (const [key, expires] of this.#recent) if (expires < now) this.#recent.delete(key);
       this.#recent.set(`${channel}\0${token}:${id}`, now + RECENT_CANCEL_MS);
     }

@@ -10,6 +10,7 @@ import {
 } from '@docket/protocol/internal';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { inflightGuard } from './inflight.js';
+import { dropConnection, watchdog } from './watchdog.js';
 import type { Logger } from './options.js';
 
 /** ms the command connection may leave calls unanswered (no reply at all) before it is presumed dead. */
@@ -38,6 +39,51 @@ const SUBSCRIBER_OPTIONS: RedisOptions = {
 
 type Guard = <T>(call: Promise<T>) => Promise<T>;
 
+/** Subscribe commands carry at most this many channels each. */
+const SUBSCRIBE_BATCH = 1_000;
+/** ms between the subscriber's pings, and ms a ping may go unanswered before the connection is replaced. */
+const SUBSCRIBER_PING_MS = 10_000;
+const SUBSCRIBER_STALL_MS = 10_000;
+
+/**
+ * The subscriber's watchdog. A subscribed connection only receives, so a half-open one (dropped
+ * without notice, e.g. by a failover) would go on waiting for messages that never come: it is
+ * pinged every SUBSCRIBER_PING_MS, and replaced (ioredis reconnects and subscribes again) when a
+ * ping gets no reply within SUBSCRIBER_STALL_MS. Returns the function that stops it.
+ */
+function watchSubscriber(subscriber: Redis, onError: (err: Error) => void): () => void {
+  let cancelWatchdog: (() => void) | undefined;
+  const timer = setInterval(() => {
+    if (subscriber.status !== 'ready' || cancelWatchdog) return;
+    cancelWatchdog = watchdog(SUBSCRIBER_STALL_MS, () => {
+      cancelWatchdog = undefined;
+      onError(
+        new Error(
+          `No reply from Redis to the cancellation subscriber's ping within ${SUBSCRIBER_STALL_MS.toLocaleString('en-US')} ms: ` +
+            'the connection is presumed dead (half-open) and is replaced by a new one',
+        ),
+      );
+      dropConnection(subscriber);
+    });
+    subscriber.ping().then(
+      () => {
+        cancelWatchdog?.();
+        cancelWatchdog = undefined;
+      },
+      () => {
+        // A failed ping means the connection closed: ioredis reconnects by itself.
+        cancelWatchdog?.();
+        cancelWatchdog = undefined;
+      },
+    );
+  }, SUBSCRIBER_PING_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    cancelWatchdog?.();
+  };
+}
+
 /** A new connection like `client`, with `overrides` (for a Cluster: on every node). */
 function duplicate(client: RedisClient, overrides: RedisOptions): RedisClient {
   if ((client as Cluster).isCluster) {
@@ -54,6 +100,7 @@ export class Connections {
   blocking: Redis | undefined;
   /** Cancellation messages. */
   subscriber: Redis | undefined;
+  #stopSubscriberWatch: (() => void) | undefined;
   /** Fails a call whose reply was lost with its connection; replaces a half-open connection. */
   guard: Guard = (call) => call;
   /** The same for the blocking connection (whose own watchdog handles silence). */
@@ -88,12 +135,17 @@ export class Connections {
     await waitForConnection(blocking, timeout);
   }
 
-  /** Opens the subscriber and subscribes to `channels`; messages go to `onMessage`. */
+  /**
+   * Opens the subscriber and subscribes to `channels`; messages go to `onMessage`. ioredis
+   * subscribes again after a reconnect; `onResubscribed` is called then (messages published
+   * meanwhile are lost).
+   */
   async openSubscriber(
     channels: string[],
     timeout: number,
     onError: (err: Error) => void,
     onMessage: (channel: string, message: string) => void,
+    onResubscribed: () => void,
   ): Promise<void> {
     const subscriber = duplicate(this.client as RedisClient, SUBSCRIBER_OPTIONS) as Redis;
     this.subscriber = subscriber;
@@ -101,10 +153,13 @@ export class Connections {
     subscriber.on('message', onMessage);
     try {
       await waitForConnection(subscriber, timeout);
-      await subscriber.subscribe(...channels);
+      // Many queues mean many channels: subscribed in batches, far below any argument limit.
+      for (let i = 0; i < channels.length; i += SUBSCRIBE_BATCH) await subscriber.subscribe(...channels.slice(i, i + SUBSCRIBE_BATCH));
     } catch (err) {
       throw redisError(err, 'Subscribing to cancellations');
     }
+    subscriber.on('ready', onResubscribed);
+    this.#stopSubscriberWatch = watchSubscriber(subscriber, onError);
   }
 
   /** Warns when Redis may evict job data (maxmemory-policy other than noeviction). */
@@ -142,6 +197,7 @@ export class Connections {
 
   /** Drops every connection at once (a start that failed or was interrupted). */
   dropAll(): void {
+    this.#stopSubscriberWatch?.();
     this.subscriber?.disconnect();
     this.dropBlocking();
     this.client?.disconnect();
@@ -149,6 +205,7 @@ export class Connections {
 
   /** The orderly end: the subscriber and blocking connections go, the command connection quits. */
   async close(): Promise<void> {
+    this.#stopSubscriberWatch?.();
     this.subscriber?.disconnect();
     try {
       // Guarded: on a half-open connection QUIT would wait forever.

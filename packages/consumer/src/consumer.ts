@@ -68,31 +68,33 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
     super();
     const opts = (this.#opts = resolveConsumerOptions(options));
     const status = () => this.#status;
-    this.#queues = opts.queues.map((def) => {
+    this.#queues = opts.queues.map((def, index) => {
       const keys = queueKeys(opts.prefix, def.name);
-      return { def, keys, keyList: queueKeyList(keys), ...consumerScripts(def.strategy), reports: [], housekeptAt: 0, inbox: undefined };
+      const scripts = consumerScripts(def.strategy);
+      return { def, keys, keyList: queueKeyList(keys), ...scripts, reports: [], housekeptAt: Number.NEGATIVE_INFINITY, inbox: undefined, index, received: [] };
     });
+    // Names this consumer in Redis: its push registration and inbox, the calls it leased under.
+    const id = randomBytes(12).toString('base64url');
     // Push delivery for a consumer of one queue: an enqueue into the empty queue leases the job
     // to this consumer and pushes it to its inbox while it is registered as idle. The
     // registration is per queue, and so are the slots it promises.
     const only = this.#queues.length === 1 ? this.#queues[0] : undefined;
     if (only) {
-      const id = randomBytes(12).toString('base64url');
       only.inbox = inboxKey(only.keys, id);
-      this.#push = new PushDelivery(only, id, opts.pollInterval);
+      this.#push = new PushDelivery(only, opts.pollInterval);
     }
     this.#notices = new Notices(this, opts.logger, opts.leaseDuration, status);
     this.#tries = new TryRunner(opts, this.#notices, {
       running: () => this.#status === 'running',
       pool: () => this.#pool,
       takeEarlyCancel: (lease) => this.#cancellations.takeEarly(lease),
-      reported: () => this.#loop.reported(),
+      reported: (rt) => this.#loop.reported(rt),
       wake: () => this.#loop.wake(),
       sendProgress: (lease, value) =>
         this.#conn.guard(lease.rt.progress.run(this.#conn.client as RedisClient, lease.rt.keyList, [lease.job.id, lease.job.token, value])),
     });
     this.#cancellations = new Cancellations(this.#tries.running, (lease) => this.#tries.cancelRequested(lease));
-    this.#stepper = new Stepper(opts, this.#conn, this.#tries, this.#push);
+    this.#stepper = new Stepper(opts, this.#conn, this.#tries, this.#push, id);
     this.#loop = new FetchLoop({
       opts,
       queues: this.#queues,
@@ -151,12 +153,21 @@ export class Consumer<Q extends QueueDefinition = QueueDefinition> extends Event
         }
         this.#pool = pool;
       }
-      await conn.openBlocking(connectTimeout, onError);
+      // A consumer of one queue blocks on it; one of several listens to their ready channels.
+      if (!this.#loop.listens) await conn.openBlocking(connectTimeout, onError);
       // close() was called while connecting: it waits for this, then closes.
       if (this.#status !== 'starting') return;
-      // Cancellation of running jobs arrives over pub/sub (lease renewal backs it up).
+      // Cancellation of running jobs arrives over pub/sub (lease renewal backs it up), and so do
+      // the ready signals of a consumer of several queues.
       const channels = this.#queues.map((rt) => rt.keys.cancelChannel);
-      await conn.openSubscriber(channels, connectTimeout, onError, this.#cancellations.onMessage);
+      const ready = new Map(this.#loop.listens ? this.#queues.map((rt) => [rt.keys.readyChannel, rt.index]) : []);
+      const onMessage = (channel: string, message: string) => {
+        const index = ready.get(channel);
+        if (index === undefined) this.#cancellations.onMessage(channel, message);
+        else this.#loop.signal(index);
+      };
+      // After a reconnect, signals sent meanwhile are lost: every queue may have work.
+      await conn.openSubscriber([...channels, ...ready.keys()], connectTimeout, onError, onMessage, () => this.#loop.signalAll());
     } catch (err) {
       this.#status = 'closed';
       conn.dropAll();

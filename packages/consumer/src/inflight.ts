@@ -48,7 +48,7 @@ export function inflightGuard(client: RedisClient, { stallAfter }: GuardOptions 
     cancelWatch = watchdog(ms, () => {
       cancelWatch = undefined;
       if (pending.size === 0) return;
-      const silent = Date.now() - lastSign;
+      const silent = performance.now() - lastSign;
       if (silent < limit) {
         watch(limit, limit - silent);
         return;
@@ -62,19 +62,19 @@ export function inflightGuard(client: RedisClient, { stallAfter }: GuardOptions 
   return <T>(call: Promise<T>) =>
     new Promise<T>((resolve, reject) => {
       if (stallAfter !== undefined) {
-        if (pending.size === 0) lastSign = Date.now();
+        if (pending.size === 0) lastSign = performance.now();
         if (!cancelWatch) watch(stallAfter, stallAfter);
       }
       pending.add(reject);
       call.then(
         (value) => {
           pending.delete(reject);
-          lastSign = Date.now();
+          lastSign = performance.now();
           resolve(value);
         },
         (err: unknown) => {
           pending.delete(reject);
-          lastSign = Date.now();
+          lastSign = performance.now();
           reject(err);
         },
       );

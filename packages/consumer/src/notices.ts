@@ -11,12 +11,15 @@ import type { ConsumerStatus } from './types.js';
 export interface ConsumerEvents {
   /** A try succeeded and the job is completed. */
   completed: [job: Job, result: unknown];
-  /** A try failed (followed by 'retrying' or 'dead'). */
-  failed: [job: Job, error: unknown];
+  /**
+   * A try failed (followed by 'retrying' or 'dead'). `error` is what the handler threw, or, when
+   * that was not an Error (a string, an object), an Error whose `cause` is the thrown value.
+   */
+  failed: [job: Job, error: Error];
   /** A failed job will run again after `delay` ms. */
-  retrying: [job: Job, error: unknown, delay: number];
+  retrying: [job: Job, error: Error, delay: number];
   /** A job ran out of attempts or cannot run at all; it stays in the dead set with its error. */
-  dead: [job: Job, error: unknown];
+  dead: [job: Job, error: Error];
   /** A running job was cancelled (`producer.cancel`) and its try stopped; it is not retried. */
   cancelled: [job: Job];
   /** A handler reported progress. */
@@ -32,7 +35,7 @@ export class Notices {
   readonly #logger: Logger;
   readonly #status: () => ConsumerStatus;
   readonly #leaseDuration: number;
-  #lastTroubleAt = 0;
+  #lastTroubleAt = Number.NEGATIVE_INFINITY;
   /** Notices a blocked event loop, to warn and to name it when a lease is lost (set while running). */
   loopWatch: LoopWatch | undefined;
 
@@ -62,11 +65,13 @@ export class Notices {
     else this.#logger.error(`[docket] ${err.message}`, err);
   }
 
-  /** Redis trouble while doing `what`: reported at most once per 5 s, and not while closing. */
+  /**
+   * Redis trouble while doing `what`: reported at most once per 5 s, and only while running
+   * (start() reports its own trouble by rejecting; a closing consumer's is expected).
+   */
   redisTrouble(err: unknown, what: string): void {
-    const now = Date.now();
-    const status = this.#status();
-    if (now - this.#lastTroubleAt < TROUBLE_EVERY_MS || status === 'closing' || status === 'closed') return;
+    const now = performance.now();
+    if (now - this.#lastTroubleAt < TROUBLE_EVERY_MS || this.#status() !== 'running') return;
     this.#lastTroubleAt = now;
     this.error(redisError(err, what));
   }

@@ -1,6 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { type ConnectionInput, type QueueDefinition, DEFAULT_PREFIX, DocketError } from '@docket/protocol';
-import { checkConnection } from '@docket/protocol/internal';
+import { checkConnection, checkPayloadLimit } from '@docket/protocol/internal';
 import { MAX_TIMER_MS, checkInteger, checkKnownKeys, checkPlainObject, checkPrefix, checkQueue, describe, describeThrown, invalid, validating } from '@docket/protocol/internal';
 import { type SelectionName, type Selector, createSelector } from '@docket/scheduler';
 import type { Handler } from './job.js';
@@ -85,6 +85,7 @@ export interface ConsumerOptions<Q extends QueueDefinition = QueueDefinition> {
   timeout?: number;
   /**
    * Largest encoded result stored, in bytes; a larger (or unencodable) result fails the try.
+   * At most 16 MiB: a large result stalls Redis for every client while it is stored.
    * @default 1048576 (1 MiB)
    */
   maxResultBytes?: number;
@@ -199,7 +200,7 @@ function resolve(options: unknown): ResolvedConsumerOptions {
     leaseDuration,
     pollInterval: o.pollInterval === undefined ? 5_000 : checkInteger('pollInterval', o.pollInterval, 10, 600_000),
     timeout: o.timeout === undefined ? 0 : checkInteger('timeout', o.timeout, 1, MAX_TIMER_MS),
-    maxResultBytes: o.maxResultBytes === undefined ? 1024 * 1024 : checkInteger('maxResultBytes', o.maxResultBytes, 1, 512 * 1024 * 1024),
+    maxResultBytes: o.maxResultBytes === undefined ? 1024 * 1024 : checkPayloadLimit('maxResultBytes', o.maxResultBytes),
     keepCompleted: checkRetention('keepCompleted', o.keepCompleted, { count: 1_000, age: 24 * 3_600_000 }),
     keepDead: checkRetention('keepDead', o.keepDead, { count: 10_000, age: 7 * 24 * 3_600_000 }),
     logger,

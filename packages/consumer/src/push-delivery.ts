@@ -23,7 +23,6 @@ export type PushMode = 'none' | 'register' | 'unregister' | 'marker';
 export class PushDelivery {
   /** The one queue this consumer serves, with its inbox. */
   readonly rt: QueueRuntime;
-  readonly #id: string;
   readonly #pollInterval: number;
   /**
    * Slots registered in Redis and not yet filled by a job popped from the inbox: kept free,
@@ -39,14 +38,13 @@ export class PushDelivery {
   /** Tokens of the jobs popped from the inbox that no step with this consumer's id has confirmed. */
   readonly #received: number[] = [];
 
-  constructor(rt: QueueRuntime, consumerId: string, pollInterval: number) {
+  constructor(rt: QueueRuntime, pollInterval: number) {
     this.rt = rt;
-    this.#id = consumerId;
     this.#pollInterval = pollInterval;
   }
 
   /**
-   * The step arguments ARGV[11..15] for `mode` (see lua/step.lua): the consumer's id, the
+   * The step arguments ARGV[14..18] for `mode` (see lua/step.lua): the push flag, the
    * registration's length, the marker flag, the tokens popped since (Redis hands back anything
    * else pushed and no longer in the inbox: a pop whose reply was lost with a dead blocking
    * connection), and the slots believed registered (Redis adds no more of its registration).
@@ -56,7 +54,7 @@ export class PushDelivery {
     const confirming = this.#received.length;
     const tokens = Buffer.allocUnsafe(6 * confirming);
     this.#received.forEach((token, i) => tokens.writeUIntBE(token, 6 * i, 6));
-    const args = [this.#id, mode === 'register' ? this.#pollInterval + REGISTRATION_GRACE_MS : 0, mode === 'marker' ? 1 : 0, confirming > 0 ? tokens : '', this.slots];
+    const args = ['1', mode === 'register' ? this.#pollInterval + REGISTRATION_GRACE_MS : 0, mode === 'marker' ? 1 : 0, confirming > 0 ? tokens : '', this.slots];
     return { args, confirming, believed: this.slots };
   }
 
@@ -64,7 +62,7 @@ export class PushDelivery {
   stepDone(registered: number, confirming: number): void {
     this.slots = registered;
     this.registered = registered > 0;
-    this.registeredUntil = Date.now() + this.#pollInterval;
+    this.registeredUntil = performance.now() + this.#pollInterval;
     this.#received.splice(0, confirming);
   }
 

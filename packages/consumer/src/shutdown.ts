@@ -104,13 +104,13 @@ export async function shutdown(p: ShutdownParts, timeout: number): Promise<void>
     tries.decide(lease, 'r');
   }
   // Hand every outcome to Redis, retrying while it is briefly unreachable.
-  const deadline = Date.now() + Math.max(timeout, 5_000);
+  const deadline = performance.now() + Math.max(timeout, 5_000);
   for (;;) {
     try {
       await loop.flushReports();
       break;
     } catch (err) {
-      if (Date.now() > deadline) {
+      if (performance.now() > deadline) {
         notices.error(redisError(err, 'Reporting outcomes while closing'));
         break;
       }
@@ -120,7 +120,6 @@ export async function shutdown(p: ShutdownParts, timeout: number): Promise<void>
   p.keeper.stop();
   notices.loopWatch?.stop();
   p.setStatus('closed');
-  conn.subscriber?.disconnect();
   await p.pool()?.close();
   await conn.close();
 }

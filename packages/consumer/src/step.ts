@@ -11,8 +11,10 @@ import type { QueueRuntime, StepResult } from './types.js';
 
 /** Reports per call at most: Lua's unpack() has a limit, and a backlog drains over several calls. */
 const MAX_REPORTS = 1000;
+/** Confirmations of earlier calls per call at most (each a short string). */
+const MAX_CONFIRMED = 200;
 
-type StepReply = [number[], Buffer, number, number, number, number];
+type StepReply = [number[], Buffer, number, number, number, number, number, Buffer];
 
 export class Stepper {
   readonly #opts: ResolvedConsumerOptions;
@@ -21,11 +23,19 @@ export class Stepper {
   readonly #push: PushDelivery | undefined;
   readonly #start: (rt: QueueRuntime, id: string, token: number, record: Buffer) => void;
 
-  constructor(opts: ResolvedConsumerOptions, conn: Connections, tries: TryRunner, push: PushDelivery | undefined) {
+  /** ms between housekeeping steps on one queue (expired-lease recovery, trims). */
+  readonly housekeepingEvery: number;
+  readonly #consumerId: string;
+  /** Sequence number of this consumer's step calls (K_HANDED entries name them). */
+  #seq = 0;
+
+  constructor(opts: ResolvedConsumerOptions, conn: Connections, tries: TryRunner, push: PushDelivery | undefined, consumerId: string) {
     this.#opts = opts;
     this.#conn = conn;
     this.#tries = tries;
     this.#push = push;
+    this.#consumerId = consumerId;
+    this.housekeepingEvery = Math.min(1_000, opts.leaseDuration / 4);
     this.#start = (rt, id, token, record) => tries.start(rt, id, token, record);
   }
 
@@ -37,7 +47,12 @@ export class Stepper {
   async step(rt: QueueRuntime, want: number, mode: PushMode = 'none'): Promise<StepResult> {
     const client = this.#conn.client as RedisClient;
     const reports = rt.reports.splice(0, MAX_REPORTS);
+    const confirmed = rt.received.splice(0, MAX_CONFIRMED);
     const { leaseDuration, keepCompleted, keepDead } = this.#opts;
+    // Housekeeping (expired-lease recovery, trims) a few times per lease duration.
+    const clientNow = performance.now();
+    const housekeeping = clientNow - rt.housekeptAt >= this.housekeepingEvery;
+    if (housekeeping) rt.housekeptAt = clientNow;
     const args: (string | number | Buffer)[] = [
       leaseDuration,
       want,
@@ -45,17 +60,19 @@ export class Stepper {
       keepCompleted.age,
       keepDead.count,
       keepDead.age,
-      1 + Math.floor(this.#opts.random() * 2147483645),
+      // The random strategy's seed, drawn only by steps that may lease (asking for jobs, or
+      // taking back a push registration, whose slots the step fills), so that a seeded random
+      // source gives the same order whatever report-only steps timing adds.
+      want > 0 || mode !== 'none' ? 1 + Math.floor(this.#opts.random() * 2147483645) : 1,
       reports.length,
       // No reports (a lease at a wake-up, the latency-critical call): an empty string, which
       // keeps ioredis on its plain string path instead of assembling a mixed buffer.
       reports.length > 0 ? packReports(reports) : '',
+      housekeeping ? 1 : 0,
+      this.#consumerId,
+      ++this.#seq,
+      confirmed.length > 0 ? confirmed.join(' ') : '',
     ];
-    // Housekeeping (expired-lease recovery, cancelled-set trim) a few times per lease duration.
-    const clientNow = Date.now();
-    const housekeeping = clientNow - rt.housekeptAt >= Math.min(1_000, leaseDuration / 4);
-    if (housekeeping) rt.housekeptAt = clientNow;
-    args.push(housekeeping ? 1 : 0);
     const push = mode === 'none' ? undefined : this.#push;
     const pushArgs = push?.stepArgs(mode as Exclude<PushMode, 'none'>);
     if (pushArgs) args.push(...pushArgs.args);
@@ -65,17 +82,34 @@ export class Stepper {
     } catch (err) {
       if (push && pushArgs) push.stepFailed(mode, want, pushArgs.believed);
       // Only a reply lost with its connection may have been applied; a refusal of such a
-      // report later most likely means it was.
+      // report later most likely means it was. Confirmations are sent again (removing an
+      // entry twice is harmless).
       if (outcomeUnknown(err)) for (const r of reports) r.resent = true;
       rt.reports.unshift(...reports);
+      rt.received.unshift(...confirmed);
       throw err;
     }
-    const [outcomes, leased, now, nextDue, registered, wanted] = reply;
+    const [outcomes, leased, now, nextDue, registered, wanted, nextHousekeeping, handed] = reply;
     if (push && pushArgs) push.stepDone(Number(registered), pushArgs.confirming);
+    // Confirmed before the tries start (the command is written now, ahead of any handler that
+    // might block the event loop or kill the process): from here on a lease that expires
+    // counts its attempt. Only a reply that never arrived (the consumer died with it in flight,
+    // or its connection dropped) leaves its leases unconfirmed, to go back uncounted. A failed
+    // confirmation goes with the next step.
+    if (handed.length > 0) {
+      const entry = handed.toString();
+      this.#conn.guard(client.zrem(rt.keys.handed, entry)).catch(() => rt.received.push(entry));
+    }
     reports.forEach((report, i) => this.#tries.settle(report, Number(outcomes[i])));
     let count = 0;
     const take = (token: number, id: string, record: Buffer) => this.#start(rt, id, token, record);
     for (let at = 0; at < leased.length; count++) at = readLeaseEntry(leased, at, take);
-    return { leased: count, wanted: push ? Number(wanted) : want, nextDueIn: nextDue < 0 ? Number.POSITIVE_INFINITY : nextDue - now };
+    return {
+      leased: count,
+      wanted: push ? Number(wanted) : want,
+      nextDueIn: nextDue < 0 ? Number.POSITIVE_INFINITY : nextDue - now,
+      // A few ms late rather than early: a step that arrives before the deadline finds nothing.
+      nextHousekeepingIn: nextHousekeeping < 0 ? Number.POSITIVE_INFINITY : nextHousekeeping - now + 5,
+    };
   }
 }

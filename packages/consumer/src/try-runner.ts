@@ -32,6 +32,16 @@ function errorMessage(error: unknown): string {
   return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 3)}...` : text;
 }
 
+/** `value` if it is an Error, else an Error with `message` whose cause is `value` (a revoked Proxy included). */
+function asError(value: unknown, message: string): Error {
+  try {
+    if (value instanceof Error) return value;
+  } catch {
+    // instanceof on a revoked Proxy throws
+  }
+  return new Error(message, { cause: value });
+}
+
 export interface TryRunnerHooks {
   /** Whether new tries may start (a job fetched while closing goes straight back). */
   running(): boolean;
@@ -39,8 +49,8 @@ export interface TryRunnerHooks {
   pool(): SandboxPool | undefined;
   /** A cancel request that arrived before the lease it names (see cancellation.ts), taken once. */
   takeEarlyCancel(lease: Lease): boolean;
-  /** A report is waiting to be sent. */
-  reported(): void;
+  /** A report on a try of `rt` is waiting to be sent. */
+  reported(rt: QueueRuntime): void;
   /** A slot came free. */
   wake(): void;
   /** Stores a try's latest progress value in Redis. */
@@ -218,13 +228,15 @@ export class TryRunner {
       }
     }
     if (kind === 'f' || kind === 'x' || kind === 'k') {
-      report.error = error;
       report.message = errorMessage(error);
+      // Listeners get an Error whatever was thrown (a string, an object, undefined): the thrown
+      // value is its cause.
+      report.error = asError(error, report.message);
       if (kind === 'f') report.delay = backoffDelay(lease.header.backoff, lease.job.attempt);
     }
     if (report.kind === 'c') report.result = result;
     lease.rt.reports.push(report);
-    this.#hooks.reported();
+    this.#hooks.reported(lease.rt);
   }
 
   /** Redis has answered a report with the job's new state (-1: refused): emit the matching events. */
@@ -249,9 +261,10 @@ export class TryRunner {
     } else if (kind === 'c') {
       this.#notices.emit('completed', job, report.result);
     } else if (kind === 'f' || kind === 'x') {
-      this.#notices.emit('failed', job, report.error);
-      if (outcome === STATE_DEAD) this.#notices.emit('dead', job, report.error);
-      else this.#notices.emit('retrying', job, report.error, report.delay);
+      const error = report.error ?? new Error(report.message);
+      this.#notices.emit('failed', job, error);
+      if (outcome === STATE_DEAD) this.#notices.emit('dead', job, error);
+      else this.#notices.emit('retrying', job, error, report.delay);
     }
   }
 

@@ -15,10 +15,18 @@ export interface QueueRuntime {
   progress: LuaScript;
   /** Reports on finished tries, sent with the next step call on this queue. */
   reports: Report[];
-  /** When (client clock, ms) a step on this queue last did housekeeping (0: never). */
+  /** When (performance.now(), a monotonic clock) a step on this queue last did housekeeping (-Infinity: never). */
   housekeptAt: number;
   /** This consumer's inbox for push delivery, on a consumer of one queue only. */
   inbox: string | undefined;
+  /** Its position in the consumer's `queues`. */
+  index: number;
+  /**
+   * Entries of K_HANDED (lua/step.lua) that this consumer's earlier steps leased jobs under,
+   * whose replies arrived but whose confirmation failed: sent again with the next step. (A lease
+   * whose reply never arrived stays unconfirmed, and goes back uncounted when it expires.)
+   */
+  received: string[];
 }
 
 /** One leased try, from fetch until Redis has taken its report (or the lease is lost). */
@@ -45,7 +53,7 @@ export interface Lease {
 /** A try's outcome, from the moment it is decided until Redis answers the step that carries it. */
 export interface Report extends WireReport {
   lease: Lease;
-  error?: unknown;
+  error?: Error;
   result?: unknown;
   /** Sent before in a call whose reply was lost; a refusal now most likely means it was applied. */
   resent?: boolean;
@@ -60,6 +68,8 @@ export interface StepResult {
   wanted: number;
   /** ms until the next delayed job is due, Infinity if none. */
   nextDueIn: number;
+  /** ms until a housekeeping step may find work (a lease deadline, a registration running out), Infinity if none. */
+  nextHousekeepingIn: number;
 }
 
 /** The consumer's lifecycle. */

@@ -1,6 +1,7 @@
 // Enqueueing: validate and encode each job (prepare), pack a chunk into the enqueue script's
 // one argument (protocol's wire/enqueue-args), and batch: enqueues to one queue made in the
 // same turn of the event loop share one script call; enqueueMany sends one call per chunk.
+import { randomBytes } from 'node:crypto';
 import { DocketError, type QueueDefinition } from '@docket/protocol';
 import {
   type EnqueueArgsJob,
@@ -35,6 +36,8 @@ export interface JobToEnqueue<Payload> {
  * Redis's 512 MB limit for one argument, and small enough not to stall Redis on one call.
  */
 const MAX_CALL_BYTES = 8 * 1024 * 1024;
+/** Confirmations of earlier calls one call carries at most. */
+const MAX_CONFIRMED = 100;
 
 /** One validated, encoded job: its spec and record (the wire format) and the id the caller gave ('' for a generated one). */
 interface PreparedJob extends EnqueueArgsJob {
@@ -104,7 +107,7 @@ export class Enqueuer {
     this.#batches.delete(name);
     const { queue, state, items } = batch;
     const jobs = items.map((item) => item.job);
-    state.scripts.enqueue.run(this.#access.client, state.keyList, [items.length, packEnqueueArgs(jobs)]).then(
+    this.#call(state, jobs).then(
       (reply) => {
         const out = enqueued(queue.name, jobs, reply);
         items.forEach((item, i) => item.resolve(out[i] as EnqueuedJob));
@@ -130,7 +133,7 @@ export class Enqueuer {
     let chunk: PreparedJob[] = [];
     let bytes = 0;
     const send = () => {
-      calls.push(state.scripts.enqueue.run(this.#access.client, state.keyList, [chunk.length, packEnqueueArgs(chunk)]));
+      calls.push(this.#call(state, chunk));
       sent.push(chunk);
       chunk = [];
       bytes = 0;
@@ -150,6 +153,28 @@ export class Enqueuer {
     const out: EnqueuedJob[] = [];
     replies.forEach((reply, k) => out.push(...enqueued(queue.name, sent[k] as PreparedJob[], reply)));
     return out;
+  }
+
+  /**
+   * One enqueue script call. It carries an id, so that a call ioredis sends again after its reply
+   * was lost (it resends the calls in flight when a connection drops) is applied once
+   * (lua/enqueue.lua), and confirms the ids of earlier calls to the queue whose replies arrived,
+   * so Redis keeps ids only for calls still in flight.
+   */
+  #call(state: QueueState, jobs: readonly PreparedJob[]): Promise<unknown> {
+    const confirmed = state.calls.splice(0, MAX_CONFIRMED);
+    const id = `${Date.now()}:${randomBytes(9).toString('base64url')}`;
+    return state.scripts.enqueue.run(this.#access.client, state.keyList, [jobs.length, packEnqueueArgs(jobs), id, confirmed.join(' ')]).then(
+      (reply) => {
+        const entry = String((reply as unknown[])[2] ?? '');
+        if (entry !== '') state.calls.push(entry);
+        return reply;
+      },
+      (err: unknown) => {
+        state.calls.unshift(...confirmed);
+        throw err;
+      },
+    );
   }
 
   /** Validates and encodes one job. */

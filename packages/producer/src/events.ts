@@ -138,7 +138,7 @@ export class QueueEvents extends EventEmitter<QueueEventsEvents> {
   #client: Redis | undefined;
   #state: 'new' | 'running' | 'closed' = 'new';
   #loop: Promise<void> | undefined;
-  #lastErrorAt = 0;
+  #lastErrorAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: QueueEventsOptions) {
     super();
@@ -263,7 +263,7 @@ export class QueueEvents extends EventEmitter<QueueEventsEvents> {
 
   /** At most one 'error' per 5 s while Redis is in trouble. */
   #reportTrouble(err: unknown): void {
-    const now = Date.now();
+    const now = performance.now();
     if (now - this.#lastErrorAt <= 5_000) return;
     this.#lastErrorAt = now;
     const error = redisError(err, `Reading the event feed of queue "${this.#queue.name}"`, this.#queue.name);

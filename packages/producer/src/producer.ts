@@ -1,5 +1,5 @@
-import { type ConnectionInput, DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_PREFIX, DocketError, type QueueDefinition } from '@docket/protocol';
-import { type RedisClient, checkConnection, openConnection } from '@docket/protocol/internal';
+import { type ConnectionInput, DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_PREFIX, DocketError, MAX_PAYLOAD_CEILING, type QueueDefinition } from '@docket/protocol';
+import { type RedisClient, checkConnection, checkPayloadLimit, openConnection } from '@docket/protocol/internal';
 import { MAX_TIMER_MS, checkInteger, checkKnownKeys, checkPlainObject, checkPrefix, checkQueue, invalid, validating } from '@docket/protocol/internal';
 import { Admin, type QueueCounts } from './admin.js';
 import { type EnqueuedJob, Enqueuer, type JobToEnqueue } from './enqueue.js';
@@ -23,7 +23,9 @@ export interface ProducerOptions {
    */
   prefix?: string;
   /**
-   * Largest encoded payload accepted, in bytes.
+   * Largest encoded payload accepted, in bytes; at most 16 MiB (`MAX_PAYLOAD_CEILING`): Redis
+   * serves no other client while it copies a payload (about 5 ms per MiB), so keep payloads
+   * small and pass large data by reference (a key in object storage).
    * @default 1048576 (1 MiB)
    */
   maxPayloadBytes?: number;
@@ -67,7 +69,7 @@ export class Producer {
       return {
         prefix: given.prefix === undefined ? DEFAULT_PREFIX : checkPrefix(given.prefix),
         maxPayloadBytes:
-          given.maxPayloadBytes === undefined ? DEFAULT_MAX_PAYLOAD_BYTES : checkInteger('maxPayloadBytes', given.maxPayloadBytes, 1, 512 * 1024 * 1024),
+          given.maxPayloadBytes === undefined ? DEFAULT_MAX_PAYLOAD_BYTES : checkPayloadLimit('maxPayloadBytes', given.maxPayloadBytes),
         chunkSize: given.chunkSize === undefined ? 1000 : checkInteger('chunkSize', given.chunkSize, 1, 10_000),
         connectTimeout: given.connectTimeout === undefined ? 10_000 : checkInteger('connectTimeout', given.connectTimeout, 1, MAX_TIMER_MS),
         connection: checkConnection(given.connection),
@@ -179,6 +181,7 @@ export class Producer {
     // Enqueues still waiting for their shared call go out before the connection closes.
     this.#enqueuer.flushAll();
     await this.#waiter.close();
+    this.#access.clear();
     if (!this.#owned) return;
     if (this.#client.status !== 'ready') {
       // QUIT would wait in ioredis's queue for a connection that may never come (up to

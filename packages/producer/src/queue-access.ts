@@ -11,7 +11,16 @@ export interface QueueState {
   scripts: ProducerScripts;
   /** The meta check, once it is under way or done (undefined to try again after a failure). */
   ready: Promise<void> | undefined;
+  /** K_CALLS entries of enqueue calls whose replies arrived, confirmed by the next call. */
+  calls: string[];
 }
+
+/**
+ * Queues whose state a producer keeps at most. Per-tenant queue names can make a web app use an
+ * unbounded number of queues; past this many, the least recently used one is forgotten (its
+ * next call checks its meta again: one more round trip, once). About 2.5 KB each.
+ */
+export const MAX_QUEUE_STATES = 1_000;
 
 export class QueueAccess {
   readonly client: RedisClient;
@@ -42,16 +51,25 @@ export class QueueAccess {
 
   #readyQueue(queue: QueueDefinition): Promise<QueueState> {
     let state = this.#queues.get(queue.name);
-    if (!state) {
+    if (state) {
+      // Most recently used last (a Map keeps insertion order), so the first is the one to forget.
+      this.#queues.delete(queue.name);
+    } else {
       const keys = queueKeys(this.#prefix, queue.name);
-      state = { keys, keyList: queueKeyList(keys), scripts: producerScripts(queue.strategy), ready: undefined };
-      this.#queues.set(queue.name, state);
+      state = { keys, keyList: queueKeyList(keys), scripts: producerScripts(queue.strategy), ready: undefined, calls: [] };
+      if (this.#queues.size >= MAX_QUEUE_STATES) this.#queues.delete(this.#queues.keys().next().value as string);
     }
+    this.#queues.set(queue.name, state);
     const current = state;
     current.ready ??= ensureQueueMeta(this.client, current.keys, queue).catch((err: unknown) => {
       current.ready = undefined; // try again on the next call
       throw err;
     });
     return current.ready.then(() => current);
+  }
+
+  /** Forgets every queue (on close). */
+  clear(): void {
+    this.#queues.clear();
   }
 }

@@ -14,7 +14,15 @@ interface Waiters {
   events: QueueEvents;
   started: Promise<void>;
   byJob: Map<string, Set<(event: QueueEvent) => void>>;
+  /** Closes the reader once no call has waited on it for READER_IDLE_MS. */
+  retire: NodeJS.Timeout | undefined;
 }
+
+/**
+ * ms a queue's feed reader stays open with nobody waiting: a web app that waits on many queues
+ * (one per tenant) keeps connections only for the queues in use.
+ */
+const READER_IDLE_MS = 30_000;
 
 export interface WaitForOptions {
   /** ms to wait; then it rejects with TIMEOUT (the job itself is not affected). @default 30000 */
@@ -75,6 +83,7 @@ export class JobWaiter {
         const set = waiters.byJob.get(id);
         set?.delete(onEvent);
         if (set?.size === 0) waiters.byJob.delete(id);
+        if (waiters.byJob.size === 0) this.#retireLater(queue.name, waiters);
         fn();
       };
       const onAbort = () => settle(() => reject(signal?.reason));
@@ -124,9 +133,22 @@ export class JobWaiter {
     });
   }
 
+  #retireLater(name: string, waiters: Waiters): void {
+    clearTimeout(waiters.retire);
+    waiters.retire = setTimeout(() => {
+      if (waiters.byJob.size > 0 || this.#waiters.get(name) !== waiters) return;
+      this.#waiters.delete(name);
+      void waiters.events.close();
+    }, READER_IDLE_MS);
+    waiters.retire.unref();
+  }
+
   #waitersFor(queue: QueueDefinition): Waiters {
     let waiters = this.#waiters.get(queue.name);
-    if (!waiters) {
+    if (waiters) {
+      clearTimeout(waiters.retire);
+      waiters.retire = undefined;
+    } else {
       const events = new QueueEvents({ connection: this.#connection as never, prefix: this.#prefix, queue });
       const byJob = new Map<string, Set<(event: QueueEvent) => void>>();
       events.on('event', (event) => {
@@ -135,7 +157,7 @@ export class JobWaiter {
       });
       events.on('error', () => {}); // waitFor callers see their own timeouts
       const started = events.start({ connectTimeout: this.#connectTimeout });
-      waiters = { events, started, byJob };
+      waiters = { events, started, byJob, retire: undefined };
       this.#waiters.set(queue.name, waiters);
       started.catch(() => this.#waiters.delete(queue.name));
     }
@@ -145,6 +167,7 @@ export class JobWaiter {
   /** Rejects every pending wait with CLOSED and closes the feed readers. */
   async close(): Promise<void> {
     for (const rejectWait of [...this.#pending]) rejectWait(new DocketError('CLOSED', 'The producer was closed while waiting for the job'));
+    for (const w of this.#waiters.values()) clearTimeout(w.retire);
     await Promise.all([...this.#waiters.values()].map((w) => w.events.close()));
     this.#waiters.clear();
   }

@@ -56,7 +56,7 @@ export function isAuthError(err: unknown): boolean {
 /**
  * Wraps an error from Redis or ioredis in a DocketError (DocketErrors pass through):
  * `AUTH_FAILED` when the credentials were refused, else `REDIS_ERROR`. A NOPERM reply (the
- * ACL user lacks a right) says which right docket needs.
+ * ACL user lacks a right) says which right docket needs; an OOM reply names `maxmemory`.
  */
 export function redisError(err: unknown, what: string, queue?: string): Error {
   if (err instanceof DocketError) return err;
@@ -65,7 +65,11 @@ export function redisError(err: unknown, what: string, queue?: string): Error {
   if (isAuthError(err)) return new DocketError('AUTH_FAILED', `${what} failed: Redis refused the credentials: ${message}`, options);
   const hint = /^NOPERM\b/.test(message)
     ? " (the Redis ACL user lacks a right docket needs: see the ACL rule in docket's README, 'Locked-down Redis')"
-    : '';
+    : /^OOM\b/.test(message)
+      ? ' (Redis is full: its memory use is at `maxmemory` and, with maxmemory-policy noeviction, it refuses writes that add ' +
+        'data. Consumers keep draining the queues, and reads, cancels and purges still work; free memory (purge dead jobs, ' +
+        'keep fewer finished jobs) or raise `maxmemory`)'
+      : '';
   return new DocketError('REDIS_ERROR', `${what} failed: ${message}${hint}`, options);
 }
 

@@ -10,6 +10,6 @@ export { defineQueue, STRATEGY_NAMES, type QueueDefinition, type QueueOptions, t
 
 // Jobs and their settings
 export { PROTOCOL_VERSION, type Backoff, type BackoffType, type JobState } from './record.js';
-export { DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
+export { DEFAULT_MAX_PAYLOAD_BYTES, MAX_PAYLOAD_CEILING } from './payload.js';
 export { DEFAULT_PREFIX } from './keys.js';
 export { type ConnectionInput } from './connection.js';

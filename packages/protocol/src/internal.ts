@@ -19,7 +19,7 @@ export {
   type DecodedRecord,
   type JobHeader,
 } from './record.js';
-export { encodeChecked } from './payload.js';
+export { checkPayloadLimit, encodeChecked } from './payload.js';
 
 // Validation helpers
 export {

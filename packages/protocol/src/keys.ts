@@ -67,8 +67,25 @@ export interface QueueKeys {
   readonly idle: string;
   /** hash: consumer id -> '<free slots>:<lease ms>' of each registration in `idle` */
   readonly idleSlots: string;
+  /**
+   * sorted set: the step calls whose leases their consumer has not yet confirmed receiving,
+   * member '<consumer id>:<call seq>:<first token>:<lease deadline>', score the call's last token.
+   * A consumer removes the entry as soon as the reply arrives (before the tries start); a lease
+   * that expires while its call is unconfirmed never reached a running consumer, so it goes back
+   * with its attempt uncounted.
+   */
+  readonly handed: string;
+  /**
+   * sorted set: the enqueue calls applied recently, member '<call nonce>:<reply>', score the
+   * producer's clock (ms) at the call. A call that ioredis sends again after its reply was lost
+   * finds its first application here and gets the same reply instead of enqueueing twice.
+   * Producers remove an entry with their next call; the rest goes after a few minutes.
+   */
+  readonly calls: string;
   /** pub/sub channel: ids of active jobs whose cancellation was requested */
   readonly cancelChannel: string;
+  /** pub/sub channel: the queue may have work now (consumers of many queues listen here instead of blocking on `wake`) */
+  readonly readyChannel: string;
 }
 
 /** The order of {@link QueueKeys} as scripts receive them in KEYS (see lua/keys.lua). */
@@ -88,6 +105,8 @@ export const QUEUE_KEY_ORDER = [
   'dedupe',
   'idle',
   'idleSlots',
+  'handed',
+  'calls',
 ] as const;
 
 export function queueKeys(prefix: string, queue: string): QueueKeys {
@@ -108,7 +127,10 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     dedupe: `${base}dedupe`,
     idle: `${base}idle`,
     idleSlots: `${base}idle-slots`,
+    handed: `${base}handed`,
+    calls: `${base}calls`,
     cancelChannel: `${base}cancel`,
+    readyChannel: `${base}ready`,
   };
 }
 

@@ -22,9 +22,10 @@ export async function ensureQueueMeta(client: RedisClient, keys: QueueKeys, queu
   const [version, strategy, events] = (reply as (Buffer | null)[]).map((b) => b?.toString());
   if (version !== String(PROTOCOL_VERSION)) {
     const newer = Number(version) > PROTOCOL_VERSION;
+    const recorded = version ? `uses docket protocol version ${version}` : 'has no protocol version recorded in its meta (it is empty)';
     throw new DocketError(
       'QUEUE_MISMATCH',
-      `Queue "${queue.name}" uses docket protocol version ${version}, but this process speaks version ${PROTOCOL_VERSION}` +
+      `Queue "${queue.name}" ${recorded}, but this process speaks version ${PROTOCOL_VERSION}` +
         (newer
           ? '; upgrade the @docket packages of this process'
           : `; upgrade the processes that use it, or start a new queue (another name or prefix) and delete this one's keys (${keys.meta.slice(0, -'meta'.length)}*)`),

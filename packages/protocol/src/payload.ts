@@ -1,9 +1,31 @@
 import { DocketError } from './errors.js';
 import { encodeValue } from './record.js';
-import { describeThrown } from './validate.js';
+import { describeThrown, invalid } from './validate.js';
 
 /** The default `maxPayloadBytes`: 1 MiB of encoded payload. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/**
+ * The most `maxPayloadBytes` and `maxResultBytes` may be raised to: 16 MiB. Redis runs one
+ * command at a time, so every client waits while a script copies a large payload: about 5 ms
+ * per MiB on a 2-core machine (BENCHMARKS.md), so 16 MiB stalls Redis about 90 ms per enqueue,
+ * and again per lease. Far larger payloads stall it for seconds, long enough to break other
+ * consumers' leases. Keep payloads small (a reference to a blob in object storage, not the blob).
+ */
+export const MAX_PAYLOAD_CEILING = 16 * 1024 * 1024;
+
+/** Validates `maxPayloadBytes` or `maxResultBytes`: an integer from 1 to the ceiling. */
+export function checkPayloadLimit(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_PAYLOAD_CEILING) {
+    throw invalid(
+      name,
+      `an integer from 1 to ${MAX_PAYLOAD_CEILING} (16 MiB: Redis serves no other client while it copies a payload, so larger ` +
+        'ones would stall it for everyone; pass large data by reference, e.g. a key in object storage)',
+      value,
+    );
+  }
+  return value;
+}
 
 const MAX_DEPTH = 100;
 

@@ -1,6 +1,6 @@
 import { DocketError } from './errors.js';
 import { checkQueueName } from './keys.js';
-import { checkBoolean, checkKnownKeys, checkOneOf, checkPlainObject, validating } from './validate.js';
+import { checkBoolean, checkKnownKeys, checkOneOf, checkPlainObject, describe, validating } from './validate.js';
 
 /** How a queue stores waiting jobs and which one it hands out next. */
 export type StrategyName = 'fifo' | 'lifo' | 'random' | 'priority';
@@ -65,10 +65,8 @@ export function defineQueue<Payload = unknown, Result = unknown>(
 /** Throws unless `value` came from {@link defineQueue}. */
 export function checkQueue(value: unknown, option = 'queue'): QueueDefinition {
   if (typeof value !== 'object' || value === null || !validating(option, () => (value as Record<symbol, unknown>)[DEFINITION] === true)) {
-    throw new DocketError(
-      'INVALID_ARGUMENT',
-      `Expected \`${option}\` to be a queue from defineQueue(), got \`${value === null ? 'null' : typeof value}\``,
-    );
+    const hint = typeof value === 'string' ? ` (pass the object defineQueue(${describe(value)}) returned, not its name)` : '';
+    throw new DocketError('INVALID_ARGUMENT', `Expected \`${option}\` to be a queue from defineQueue(), got \`${describe(value)}\`${hint}`);
   }
   return value as QueueDefinition;
 }

@@ -19,7 +19,7 @@ export function describe(value: unknown): string {
   if (value === null || typeof value !== 'object') return String(value);
   try {
     if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
-    if (Array.isArray(value)) return 'an array';
+    if (Array.isArray(value)) return value.length === 0 ? 'an empty array' : 'an array';
     const tag = tagOf(value);
     return tag === 'Object' ? 'an object' : `${/^[AEIO]/.test(tag) ? 'an' : 'a'} ${tag}`;
   } catch {

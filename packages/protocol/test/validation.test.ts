@@ -91,6 +91,12 @@ describe('defineQueue', () => {
 });
 
 describe('checkQueue', () => {
+  it('shows a queue name passed instead of its definition, and says what to pass', () => {
+    const message = failure(() => checkQueue('emails'), 'INVALID_ARGUMENT');
+    expect(message).toContain('got `"emails"`');
+    expect(message).toContain('defineQueue("emails")');
+  });
+
   it('accepts a definition from defineQueue', () => {
     const q = defineQueue('ok', { strategy: 'fifo' });
     expect(checkQueue(q)).toBe(q);

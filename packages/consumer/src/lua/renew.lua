@@ -15,7 +15,10 @@ for i = 2, #ARGV, 2 do
   if redis.call('ZSCORE', K_ACTIVE, id) then
     local state, flags, _, held_token = rec_hot(redis.call('HGET', K_JOBS, id))
     if state and held_token == token then
-      redis.call('ZADD', K_ACTIVE, 'XX', now + lease_ms, id)
+      -- ZREM then ZADD, not ZADD XX: at maxmemory Redis refuses a script's first write if
+      -- it may add data (ZADD), and renewals must go on then or running jobs lose their leases.
+      redis.call('ZREM', K_ACTIVE, id)
+      redis.call('ZADD', K_ACTIVE, now + lease_ms, id)
       ok = flags % 2 == F_CANCEL and 2 or 1
     end
   end

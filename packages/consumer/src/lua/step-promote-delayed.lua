@@ -15,6 +15,9 @@ local function promote_due(now, limit, effects)
   if not (first_due[2] and tonumber(first_due[2]) <= now) then return first_due end
   local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now, 'LIMIT', 0, limit)
   effects.delayed = true
+  -- Removed first: at maxmemory Redis refuses a script's first write if it may add data, and
+  -- promotion must go on then (it adds nothing).
+  if #due > 0 then redis.call('ZREM', K_DELAYED, unpack(due)) end
   for i = 1, #due do
     local id = due[i]
     local raw = redis.call('HGET', K_JOBS, id)
@@ -35,6 +38,5 @@ local function promote_due(now, limit, effects)
       effects.dead = true
     end
   end
-  if #due > 0 then redis.call('ZREM', K_DELAYED, unpack(due)) end
   return first_due
 end

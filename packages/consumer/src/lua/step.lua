@@ -14,13 +14,19 @@
 -- ARGV[7] random seed (an integer from 1 to 2147483646, for strategies that pick at random),
 -- ARGV[8] R, the number of reports; ARGV[9] the reports (wire format: reports.lua),
 -- ARGV[10] '1' for a housekeeping step: also recover expired leases and trim cancelled jobs.
--- ARGV[11] the consumer's id, '' for a step that leaves its registration alone;
--- ARGV[12] registration ms (0: unregister only); ARGV[13] '1' to push an empty marker to the
--- consumer's inbox after draining it (a closing consumer that is blocked on it); ARGV[14] the
--- tokens of the jobs it popped from its inbox since (6 bytes each); ARGV[15] the slots it
--- believes registered. (Push delivery: push-delivery.lua.)
+-- ARGV[11] the consumer's id ('' for none: nothing recorded, no push delivery); ARGV[12] this
+-- call's sequence number; ARGV[13] the K_HANDED entries of earlier calls whose replies arrived
+-- (space-separated): confirmed, they are removed. This call's leases are recorded as one entry,
+-- returned in the reply for the consumer to confirm with a later step.
+-- ARGV[14] '1' for a step of a consumer with push delivery (push-delivery.lua): it takes back
+-- the consumer's registration and drains its inbox first; ARGV[15] registration ms (0:
+-- unregister only); ARGV[16] '1' to push an empty marker to the consumer's inbox after
+-- draining it (a closing consumer that is blocked on it); ARGV[17] the tokens of the jobs it
+-- popped from its inbox since (6 bytes each); ARGV[18] the slots it believes registered.
 -- Returns { outcomes, leased, server time ms, next delayed due ms or -1, registered slots,
--- N plus the drained jobs (the reply's jobs fall short of it when the queue ran dry) }:
+-- N plus the drained jobs (the reply's jobs fall short of it when the queue ran dry), next
+-- housekeeping due ms or -1 (the earliest lease deadline, or another consumer's registration
+-- running out), this call's K_HANDED entry ('' if it leased nothing) }:
 --   outcomes: one per report: -1 refused (the lease is not current), else the job's new state;
 --   leased: the jobs handed over (drained from the inbox first, then leased now), in the wire
 --   format of lease-entries.lua.
@@ -37,6 +43,11 @@ local seed = tonumber(ARGV[7])
 -- every step.
 local housekeeping = ARGV[10] == '1'
 local BATCH = 1000
+-- ms past its leases' deadline a K_HANDED entry is kept (a recovery by then has used it).
+local HANDED_GRACE_MS = 60000
+-- Expired dedupe entries one housekeeping step trims at most (one ZREMRANGEBYRANK).
+local DEDUPE_BATCH = 5000
+local more_housekeeping = false
 local now = now_ms()
 local reports = { count = tonumber(ARGV[8]) }
 reports.kinds, reports.ids, reports.tokens, reports.messages, reports.delays, reports.results =
@@ -59,11 +70,19 @@ local leased = {} -- lease entries for the consumer, as lease_jobs appends them
 
 -- 1. The consumer's registration and inbox.
 local consumer = ARGV[11] or ''
+local push = consumer ~= '' and ARGV[14] == '1'
 local had_registration, drained = false, 0
-if consumer ~= '' then
+if push then
   local slots
-  had_registration, slots, drained = take_back_registration(consumer, tonumber(ARGV[15]) or 0, ARGV[14] or '', ARGV[13] == '1', now, leased, effects)
+  had_registration, slots, drained = take_back_registration(consumer, tonumber(ARGV[18]) or 0, ARGV[17] or '', ARGV[16] == '1', now, leased, effects)
   want = want + slots
+end
+
+-- Calls whose replies the consumer received: their leases reached it.
+if ARGV[13] and ARGV[13] ~= '' then
+  local confirmed = {}
+  for entry in string.gmatch(ARGV[13], '%S+') do confirmed[#confirmed + 1] = entry end
+  call_chunked('ZREM', K_HANDED, confirmed, 1)
 end
 
 -- 2.-4.
@@ -73,40 +92,71 @@ local first_due = promote_due(now, BATCH, effects)
 if housekeeping then
   recover_expired(now, BATCH, effects)
   release_stale_registrations(now, BATCH, effects)
+  -- K_HANDED entries of consumers that never confirmed them (they died), well past their
+  -- leases' deadline: recovery has used them.
+  local stale = {}
+  for _, entry in ipairs(redis.call('ZRANGE', K_HANDED, 0, 99)) do
+    local deadline = tonumber(string.match(entry, ':(%d+)$'))
+    if deadline and deadline < now - HANDED_GRACE_MS then stale[#stale + 1] = entry end
+  end
+  if #stale > 0 then redis.call('ZREM', K_HANDED, unpack(stale)) end
+  -- Ids whose `dedupeFor` ran out (only here: an enqueue compares the time instead). With more
+  -- left, the next housekeeping step is due at once.
+  more_housekeeping = trim_remembered_ids(now, DEDUPE_BATCH)
 end
 
 -- 5. Leasing. An id the strategy gives that may not be leased was left behind by a lazy
 -- cancellation (see cancel.lua): a readable record in another state, or none, is skipped and
 -- no longer counted as waiting. A record that only looks like one in its fixed block (garbage
 -- whose state byte happens to be valid) is buried instead, or the job would be in no
--- structure at all.
-local popped, nr = 0, 0
+-- structure at all. Popping goes on past skipped ids (up to BATCH of them per step), so a
+-- live job behind many cancelled ones starts now, not one step per cancelled id later.
+local nr = 0
+local line_drained = false
+local first_token, last_token
 if want > 0 and not paused then
-  local ids = strategy_pop(want, random)
-  popped = #ids
-  if popped > 0 then
-    local recs = redis.call('HMGET', K_JOBS, unpack(ids))
-    nr = lease_jobs(ids, recs, now, lease_ms, leased, function(id, raw)
-      local header, reason
-      if raw then header, reason = read_record(raw) end
-      if not raw or header then
-        if tonumber(redis.call('HGET', K_META, 'ghosts') or '0') > 0 then redis.call('HINCRBY', K_META, 'ghosts', -1) end
-      else
-        bury_corrupt(id, raw, now, reason)
-        effects.dead = true
-      end
-    end)
+  local skipped = 0
+  local function refused(id, raw)
+    skipped = skipped + 1
+    local header, reason
+    if raw then header, reason = read_record(raw) end
+    if not raw or header then
+      if tonumber(redis.call('HGET', K_META, 'ghosts') or '0') > 0 then redis.call('HINCRBY', K_META, 'ghosts', -1) end
+    else
+      bury_corrupt(id, raw, now, reason)
+      effects.dead = true
+    end
   end
+  repeat
+    local ask = want - nr
+    local ids = strategy_pop(ask, random)
+    -- A pop that returns fewer ids than asked for emptied the waiting line.
+    line_drained = #ids < ask
+    if #ids > 0 then
+      local count, first, last = lease_jobs(ids, redis.call('HMGET', K_JOBS, unpack(ids)), now, lease_ms, leased, refused)
+      nr = nr + count
+      if count > 0 then
+        first_token = first_token or first
+        last_token = last
+      end
+    end
+  until nr >= want or line_drained or skipped >= BATCH
+end
+-- The leases of this call, until the consumer confirms it received them.
+local handed_entry = ''
+if consumer ~= '' and first_token then
+  handed_entry = consumer .. ':' .. ARGV[12] .. ':' .. first_token .. ':' .. (now + lease_ms)
+  redis.call('ZADD', K_HANDED, last_token, handed_entry)
 end
 
 -- 6. Register (again) with the slots this step could not fill, or unregister.
 local registered = 0
-if consumer ~= '' then
-  registered = register_idle(consumer, want - nr, tonumber(ARGV[12]) or 0, lease_ms, paused, had_registration, now)
+if push then
+  registered = register_idle(consumer, want - nr, tonumber(ARGV[15]) or 0, lease_ms, paused, had_registration, now)
 end
--- More work than this consumer took: pass the wake-up on to the next idle consumer. A pop that
--- returned fewer jobs than asked for emptied the waiting line (no count needed then).
-if (effects.readied or (popped > 0 and popped >= want)) and strategy_count() > 0 then wake() end
+-- More work than this consumer took: pass the wake-up on to the next idle consumer (no count
+-- needed when the pop emptied the waiting line and nothing was made ready since).
+if (effects.readied or (want > 0 and not paused and not line_drained)) and strategy_count() > 0 then wake() end
 
 if effects.completed then trim_finished(K_COMPLETED, now, keep_completed, completed_age, BATCH) end
 if effects.dead then trim_finished(K_DEAD, now, keep_dead, dead_age, BATCH) end
@@ -119,4 +169,17 @@ end
 
 flush_events()
 local next_due = effects.delayed and redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES') or first_due
-return { outcomes, table.concat(leased), now, tonumber(next_due[2]) or -1, registered, want + drained }
+-- When a housekeeping step may find work: now if it left work, else the earliest lease deadline
+-- (the anchor's is +inf), or another consumer's registration running out.
+local earliest_lease = redis.call('ZRANGE', K_ACTIVE, 0, 0, 'WITHSCORES')[2]
+local next_housekeeping = (earliest_lease and earliest_lease ~= 'inf') and tonumber(earliest_lease) or -1
+if more_housekeeping then next_housekeeping = now end
+local idle = redis.call('ZRANGE', K_IDLE, 0, 1, 'WITHSCORES')
+for i = 1, #idle, 2 do
+  if idle[i] ~= consumer then
+    local t = tonumber(idle[i + 1])
+    if next_housekeeping < 0 or t < next_housekeeping then next_housekeeping = t end
+    break
+  end
+end
+return { outcomes, table.concat(leased), now, tonumber(next_due[2]) or -1, registered, want + drained, next_housekeeping, handed_entry }

@@ -2,12 +2,18 @@
 -- after protocol's fragments (keys, events, record, lease entries, enqueue arguments, leasing,
 -- push delivery) and the queue's strategy.
 -- KEYS: the queue keys (see keys.lua).
--- ARGV[1] = N, the number of jobs; ARGV[2] = the jobs (wire format: enqueue-args.lua).
--- Returns { G, created }: G is the number before the first generated id (the jobs without an
--- id get G + 1, G + 2, ... in order), created a string of one character per job: '1' a new
--- job, '0' a job with this id exists (or finished less than its `dedupeFor` ago). Two values
--- instead of two per job: the client knows every id it gave.
--- Guarantees: a job id exists at most once (ids given by callers are idempotency keys while
+-- ARGV[1] = N, the number of jobs; ARGV[2] = the jobs (wire format: enqueue-args.lua);
+-- ARGV[3] = this call's id, '<producer clock ms>:<nonce>' ('' for none); ARGV[4] = the K_CALLS
+-- entries of earlier calls whose replies the producer received (space-separated), removed.
+-- Returns { G, created, entry }: G is the number before the first generated id (the jobs
+-- without an id get G + 1, G + 2, ... in order), created a string of one character per job:
+-- '1' a new job, '0' a job with this id exists (or finished less than its `dedupeFor` ago)
+-- (two values instead of two per job: the client knows every id it gave); entry the call's
+-- K_CALLS entry, for the producer to confirm with its next call ('' without a call id).
+-- Guarantees: a call is applied once, however often it arrives: a call sent again after its
+-- reply was lost (ioredis resends calls in flight when a connection drops) returns the reply
+-- of its first application and changes nothing (K_CALLS keeps calls for CALL_WINDOW_MS); a job
+-- id exists at most once (ids given by callers are idempotency keys while
 -- the job exists, and `dedupeFor` ms after it finished); ready jobs are pushed through the
 -- queue's strategy in the order given and one idle consumer is woken (or, into an empty queue,
 -- leased at once to an idle consumer with the slots: push-delivery.lua); a delayed job gets its
@@ -22,6 +28,21 @@ local function clock()
   return now
 end
 
+-- ms a call's id is kept in K_CALLS (by the producer's clock) when no later call confirms it.
+local CALL_WINDOW_MS = 300000
+
+local call_ms, call_nonce = string.match(ARGV[3] or '', '^(%d+):(.+)$')
+if call_nonce then
+  -- Applied before: the same reply, nothing else.
+  local head = call_nonce .. ':'
+  for _, entry in ipairs(redis.call('ZRANGEBYSCORE', K_CALLS, call_ms, call_ms)) do
+    if string.sub(entry, 1, #head) == head then
+      local first, flags = string.match(entry, '^(%d+):(.*)$', #head + 1)
+      return { tonumber(first), flags ~= '' and flags or string.rep('1', n), entry }
+    end
+  end
+end
+
 local specs, records_in, generated = read_enqueue_args(n, ARGV[2])
 if not specs then return redis.error_reply('ERR docket enqueue: ' .. records_in) end
 local next_id = 0
@@ -32,7 +53,6 @@ local out = {}
 local all_created = true
 local records, ready, priorities = {}, {}, {}
 local added = {} -- caller-given ids created by this call (a batch may repeat one)
-local dedupe_trimmed = false
 -- Consecutive generated ids of ready jobs, whose 'enqueued' events are added as one run.
 local run_first, run_count = 0, 0
 local function flush_run()
@@ -53,12 +73,10 @@ for i = 1, n do
     generated_id = true
   elseif added[id] or redis.call('HEXISTS', K_JOBS, id) == 1 then
     created = 0
+  elseif remembered_id(id, clock()) then
+    created = 0
   else
-    if not dedupe_trimmed then
-      redis.call('ZREMRANGEBYSCORE', K_DEDUPE, '-inf', clock())
-      dedupe_trimmed = true
-    end
-    if redis.call('ZSCORE', K_DEDUPE, id) then created = 0 else added[id] = true end
+    added[id] = true
   end
   if created == 1 then
     if delay > 0 then
@@ -102,4 +120,18 @@ if #ready > 0 and not push_to_idle(ready, records, clock) then
   wake()
 end
 flush_events()
-return { first_generated, all_created and string.rep('1', n) or table.concat(out) }
+local created = all_created and string.rep('1', n) or table.concat(out)
+local entry = ''
+if call_nonce then
+  entry = call_nonce .. ':' .. first_generated .. ':' .. (all_created and '' or created)
+  redis.call('ZADD', K_CALLS, call_ms, entry)
+  redis.call('ZREMRANGEBYSCORE', K_CALLS, '-inf', tonumber(call_ms) - CALL_WINDOW_MS)
+end
+-- Confirmations last: the call's first write must be one Redis refuses at maxmemory (a
+-- script that wrote anything may go on writing past it), so a full Redis refuses enqueues.
+if ARGV[4] and ARGV[4] ~= '' then
+  local confirmed = {}
+  for e in string.gmatch(ARGV[4], '%S+') do confirmed[#confirmed + 1] = e end
+  call_chunked('ZREM', K_CALLS, confirmed, 1)
+end
+return { first_generated, created, entry }

@@ -13,11 +13,12 @@
 -- Leases the jobs `ids` (whose records, as stored or about to be stored, are `recs`) until
 -- now + lease_ms, appending each one's lease entry to `entries` in three parts (head, id,
 -- record: no concatenated copy of the record here). A job that may not be leased is passed to
--- refused(id, raw) instead. Returns how many were leased. Only the fixed block is read and
+-- refused(id, raw) instead. Returns how many were leased, and the first and last token
+-- reserved (a range no other call's tokens fall in). Only the fixed block is read and
 -- patched: the consumer decodes the rest, and reports a record it cannot read.
 local function lease_jobs(ids, recs, now, lease_ms, entries, refused)
   local count = #ids
-  if count == 0 then return 0 end
+  if count == 0 then return 0, 0, 0 end
   local last_token = redis.call('HINCRBY', K_META, 'tokens', count)
   local records, deadlines = {}, {}
   local deadline = now + lease_ms
@@ -41,10 +42,14 @@ local function lease_jobs(ids, recs, now, lease_ms, entries, refused)
     end
   end
   if leased > 0 then
+    -- The queue had no lease (the anchor at most): consumers of many queues, which step a
+    -- queue only when told, learn that it now has leases that may need recovering.
+    local first_leases = redis.call('ZCARD', K_ACTIVE) <= 1
     call_chunked('HSET', K_JOBS, records, 2)
     call_chunked('ZADD', K_ACTIVE, deadlines, 2)
+    if first_leases then redis.call('PUBLISH', READY_CHANNEL, 'a') end
   end
-  return leased
+  return leased, last_token - count + 1, last_token
 end
 
 -- A leased job that did not run to an end goes back to waiting, its try not counted (first in

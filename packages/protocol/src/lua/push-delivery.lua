@@ -22,9 +22,8 @@
 
 -- A consumer's inbox, and the list of what was pushed to it since its last step with its id.
 -- Each element holds the lease entries of one enqueue call.
-local PER_CONSUMER_PREFIX = string.sub(K_WAKE, 1, -5) -- K_WAKE ends in 'wake'
-local function inbox_key(consumer) return PER_CONSUMER_PREFIX .. 'inbox:' .. consumer end
-local function pushed_key(consumer) return PER_CONSUMER_PREFIX .. 'pushed:' .. consumer end
+local function inbox_key(consumer) return QUEUE_BASE .. 'inbox:' .. consumer end
+local function pushed_key(consumer) return QUEUE_BASE .. 'pushed:' .. consumer end
 
 -- Jobs leased to a consumer that never got them (elements of its inbox or pushed list) go back
 -- to waiting, their attempts uncounted; in reverse, so they come out again in push order. A

@@ -5,7 +5,9 @@
 --
 -- A job record (jobs hash value) is: 1 format byte (2); a fixed block of the fields that change
 -- on every lease and ack (HOT_FORMAT: state, flags (1 = cancellation requested, 2 = has a
--- dedupeFor), attempt, token, startedAt, finishedAt; big-endian); a 2-byte length C and C bytes
+-- dedupeFor, 4 and 8 = a 2-bit count of leases that went back uncounted because their
+-- consumer never confirmed receiving them, H_UNRECEIVED), attempt, token, startedAt,
+-- finishedAt; big-endian); a 2-byte length C and C bytes
 -- of msgpack array with the other fields (COLD_FIELDS); then the payload bytes, which Lua never
 -- decodes. Leasing and acking read and patch the fixed block with `struct` (rec_hot,
 -- rec_patch) instead of decoding and re-encoding msgpack; everything else goes through
@@ -23,7 +25,7 @@ end
 local RECORD_FORMAT = 2
 local HOT_FORMAT = '>BBI4I6I6I6'
 local HOT_END = 26 -- the byte after the fixed block (format byte + 24 bytes)
-local F_CANCEL, F_DEDUPE = 1, 2
+local F_CANCEL, F_DEDUPE, F_UNRECEIVED = 1, 2, 4
 -- The msgpack part: header positions of its fields, in order.
 local COLD_FIELDS = {3, 5, 8, 9, 10, 11, 12, 13, 14, 15, 17}
 
@@ -52,7 +54,7 @@ local function read_record(rec)
   if #rec < HOT_END + 1 + clen then return nil, 'record is shorter than its header length' end
   local ok2, cold, extra = first_of(pcall(cmsgpack.unpack, string.sub(rec, HOT_END + 2, HOT_END + 1 + clen)))
   if not ok2 or extra > 0 or type(cold) ~= 'table' or #cold < #COLD_FIELDS then return nil, 'job header cannot be decoded' end
-  local header = {state, attempt, 0, token, 0, started, finished, 0, 0, 0, 0, 0, 0, 0, false, flags % 2, 0}
+  local header = {state, attempt, 0, token, 0, started, finished, 0, 0, 0, 0, 0, 0, 0, false, flags % 2, 0, math.floor(flags / F_UNRECEIVED) % 4}
   for i = 1, #COLD_FIELDS do header[COLD_FIELDS[i]] = cold[i] end
   -- Garbage that happens to be a long enough array must not get further: a string where a
   -- number belongs would make arithmetic fail mid-script (after the pop), losing the jobs of
@@ -75,6 +77,7 @@ local function pack_record(header, body)
   for i = 1, #COLD_FIELDS do cold[i] = header[COLD_FIELDS[i]] end
   local packed = cmsgpack.pack(cold)
   local flags = (header[H_CANCEL] == 1 and F_CANCEL or 0) + ((header[H_DEDUPE_FOR] or 0) > 0 and F_DEDUPE or 0)
+    + math.min(header[H_UNRECEIVED] or 0, 3) * F_UNRECEIVED
   return string.char(RECORD_FORMAT)
     .. struct.pack(HOT_FORMAT .. 'I2', header[H_STATE], flags, header[H_ATTEMPT], header[H_TOKEN], header[H_STARTED], header[H_FINISHED], #packed)
     .. packed .. body
@@ -88,13 +91,16 @@ local function write_record(id, header, body)
 end
 
 
--- Wakes one idle consumer. The wake list never holds more than one token, so it stays
--- bounded when no consumer is listening.
+-- Wakes one idle consumer of this queue alone (the wake list, which never holds more than one
+-- token, so it stays bounded when no consumer is listening) and tells consumers of many queues
+-- that this one may have work (the ready channel).
 local function wake()
   -- One call in the common case (an idle consumer took the last token, the list is empty).
   -- LPOP, not LTRIM: no command beyond what older versions used (a locked-down ACL user must
   -- not find a script failing halfway, after its writes, on an upgrade).
   if redis.call('RPUSH', K_WAKE, '1') > 1 then redis.call('LPOP', K_WAKE) end
+  -- Consumers of many queues do not block on each queue's list: they listen here.
+  redis.call('PUBLISH', READY_CHANNEL, 'r')
 end
 
 -- Puts a job in the delayed set; wakes a consumer if it is now the earliest, so that idle
@@ -138,6 +144,22 @@ end
 local function remember_id(id, header, now)
   local dedupe_for = header[H_DEDUPE_FOR]
   if dedupe_for and dedupe_for > 0 then redis.call('ZADD', K_DEDUPE, now + dedupe_for, id) end
+end
+
+-- Whether `id` finished less than its `dedupeFor` ago (an entry past its time may not be
+-- trimmed yet).
+local function remembered_id(id, now)
+  local until_ms = redis.call('ZSCORE', K_DEDUPE, id)
+  return until_ms and tonumber(until_ms) > now or false
+end
+
+-- Forgets at most `limit` ids whose `dedupeFor` ran out (consumers' housekeeping). Returns
+-- whether more are left.
+local function trim_remembered_ids(now, limit)
+  local expired = redis.call('ZCOUNT', K_DEDUPE, '-inf', now)
+  if expired == 0 then return false end
+  redis.call('ZREMRANGEBYRANK', K_DEDUPE, 0, math.min(expired, limit) - 1)
+  return expired > limit
 end
 
 -- Ends a job in `state` (completed, dead or cancelled), in the matching finished set.

@@ -30,8 +30,11 @@ local function strategy_pop(n, random)
     if i >= size then i = size - 1 end
     local last = size - 1
     ids[#ids + 1] = redis.call('HGET', K_WAITING, i)
-    if i ~= last then redis.call('HSET', K_WAITING, i, redis.call('HGET', K_WAITING, last)) end
+    -- HDEL before HSET: at maxmemory Redis refuses a script's first write if it may add data,
+    -- and a pop must still work then (it frees memory).
+    local moved = i ~= last and redis.call('HGET', K_WAITING, last)
     redis.call('HDEL', K_WAITING, last)
+    if moved then redis.call('HSET', K_WAITING, i, moved) end
     size = last
   end
   return ids
