@@ -3,7 +3,7 @@
 import { sleep, waitUntil } from '@docket/testing';
 import { useRedisServer } from '@docket/testing/vitest';
 import { describe, expect, it } from 'vitest';
-import { collectIds, forkConsumer, testQueue } from './helpers.js';
+import { collectIds, commandCounts, forkConsumer, testQueue } from './helpers.js';
 
 const redis = useRedisServer();
 
@@ -38,6 +38,28 @@ describe('cancelling a job', () => {
     expect(job?.attempts).toBe(0);
     const after = await producer.counts(queue);
     expect(after).toMatchObject({ waiting: 0, active: 0, completed: 1, cancelled: 1 });
+    expect(await client.llen(`${keys}:waiting`)).toBe(0);
+  });
+
+  it('by the thousand, ahead of a live job: the job starts after a step or two, not a step per cancelled id', async () => {
+    const { queue, keys, producer, client, newConsumer } = testQueue(redis, 'cancel-ghosts');
+    const doomed = await producer.enqueueMany(queue, Array.from({ length: 2_000 }, (_, i) => ({ payload: { i } })));
+    for (let i = 0; i < doomed.length; i += 200) await Promise.all(doomed.slice(i, i + 200).map((j) => producer.cancel(queue, j.id)));
+    const live = await producer.enqueue(queue, { live: true });
+    expect(await client.llen(`${keys}:waiting`)).toBe(2_001); // the cancelled ids linger (cancelled lazily)
+    const ran: string[] = [];
+    const consumer = newConsumer({ concurrency: 1, handler: async (job) => void ran.push(job.id) });
+    await client.config('RESETSTAT');
+    const t0 = performance.now();
+    await consumer.start();
+    await waitUntil(() => ran.length === 1, { interval: 5, what: 'the live job to start' });
+    const startedIn = performance.now() - t0;
+    const counts = commandCounts(await client.info('commandstats'));
+    const steps = (counts.get('evalsha') ?? 0) + (counts.get('eval') ?? 0);
+    console.log(`a live job behind 2,000 cancelled ids started ${startedIn.toFixed(0)} ms after start(), after ${steps} script calls`);
+    expect(ran).toEqual([live.id]);
+    // Start-up (meta check) and a couple of steps; a step per cancelled id would be 2,000.
+    expect(steps).toBeLessThanOrEqual(10);
     expect(await client.llen(`${keys}:waiting`)).toBe(0);
   });
 

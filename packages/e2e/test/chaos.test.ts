@@ -60,6 +60,10 @@ describe('chaos', () => {
       expect(r.completed).toBe(jobs);
       expect(r.dead).toEqual([]);
 
+      // No attempt is counted without a try: leases whose step reply never reached a running
+      // consumer (killed with it in flight, or its connection dropped) go back uncounted.
+      expect(r.phantomAttempts, 'attempts counted without a try').toBe(0);
+
       // Duplicates come only from what the faults caught in flight.
       expect(r.duplicates).toBeLessThanOrEqual(r.duplicateBound);
 

@@ -7,7 +7,7 @@ import { Consumer } from '@docket/consumer';
 import { Producer, QueueEvents, defineQueue, isDocketError } from '@docket/producer';
 import { freePort, rejection, sleep, uniquePrefix, waitUntil } from '@docket/testing';
 import { startRedisServerForTest, useRedisServer } from '@docket/testing/vitest';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 const quiet = { warn() {}, error() {} };
 
@@ -75,6 +75,23 @@ describe('Redis unreachable at start (a closed loopback port)', () => {
     expect(err.message).toContain('ECONNREFUSED');
     expect(await connectionsDuring(port, LONGER_THAN_A_RECONNECT)).toBe(0);
     await consumer.close();
+  });
+
+  it('consumer.start() with no logger and no error listener rejects, and prints nothing', async () => {
+    const port = await freePort();
+    const printed: unknown[][] = [];
+    const spies = (['error', 'warn', 'log'] as const).map((level) =>
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void printed.push([level, ...args])),
+    );
+    try {
+      const consumer = new Consumer({ connection: `redis://127.0.0.1:${port}`, queues: [queue], handler: () => 1 });
+      const err = await rejection(consumer.start({ connectTimeout: 1_000 }));
+      expect(isDocketError(err, 'CONNECTION_FAILED')).toBe(true);
+      await consumer.close();
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(printed).toEqual([]);
   });
 
   it('QueueEvents.start() rejects with CONNECTION_FAILED and leaves no connection retrying', async () => {

@@ -92,7 +92,7 @@ export function callsBesidesStats(counts: Map<string, number>): number {
 // ------------------------------------------------------------------ consumers in child processes
 
 export interface ChildMessage {
-  type: 'ready' | 'start' | 'completed' | 'error' | 'warn' | 'closed' | 'aborted' | 'failed' | 'dead' | 'cancelled';
+  type: 'ready' | 'start' | 'completed' | 'error' | 'warn' | 'closed' | 'aborted' | 'failed' | 'dead' | 'cancelled' | 'clock-stepped';
   id?: string;
   attempt?: number;
   token?: number;
@@ -100,6 +100,8 @@ export interface ChildMessage {
   code?: string;
   message?: string;
   jobId?: string;
+  /** 'clock-stepped': the child's Date.now() after the step. */
+  now?: number;
 }
 
 export interface ConsumerChild {
@@ -125,12 +127,17 @@ export interface ConsumerChildConfig {
 
 /**
  * Forks fixtures/consumer.mjs (which runs @docket/consumer from its sources) and waits until it is
- * started. `env` is added to this process's environment (e.g. NODE_EXTRA_CA_CERTS).
+ * started. `env` is added to this process's environment (e.g. NODE_EXTRA_CA_CERTS); `preload`
+ * names fixtures run before it (`node --import`), e.g. 'clock-steps-back.mjs'.
  */
-export async function forkConsumer(config: ConsumerChildConfig, { env }: { env?: Record<string, string> } = {}): Promise<ConsumerChild> {
+export async function forkConsumer(
+  config: ConsumerChildConfig,
+  { env, preload = [] }: { env?: Record<string, string>; preload?: string[] } = {},
+): Promise<ConsumerChild> {
+  const imports = preload.flatMap((name) => ['--import', new URL(`../fixtures/${name}`, import.meta.url).href]);
   const child = fork(fixture, [JSON.stringify(config)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: sourceNodeArgs(),
+    execArgv: [...sourceNodeArgs(), ...imports],
     ...(env ? { env: { ...process.env, ...env } } : {}),
   });
   const messages: ChildMessage[] = [];

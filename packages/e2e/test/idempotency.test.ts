@@ -101,4 +101,26 @@ describe('enqueueing with an id', () => {
     await waitUntil(() => completions.length === 4, { what: 'the new job to complete' });
     expect(runs).toEqual([{ n: 1 }, { n: 10 }, { n: 11 }, { n: 3 }]);
   });
+
+  it('with dedupeFor: the ids whose window ran out are forgotten by running consumers, with no enqueue needed', { timeout: 60_000 }, async () => {
+    const { queue, keys, producer, client, newConsumer } = testQueue(redis, 'idem-trim');
+    const total = 20_000;
+    await producer.enqueueMany(
+      queue,
+      Array.from({ length: total }, (_, i) => ({ payload: { i }, opts: { id: `order:${i}`, dedupeFor: 1_000 } })),
+    );
+    let completed = 0;
+    const consumer = newConsumer({ concurrency: 50, keepCompleted: { count: 0 }, handler: async () => {} });
+    consumer.on('completed', () => completed++);
+    await consumer.start();
+    await waitUntil(() => completed === total, { timeout: 30_000, what: `${total} completions` });
+    // Every finished id was remembered (some may be forgotten already).
+    const remembered = await client.zcard(`${keys}:dedupe`);
+    expect(remembered).toBeGreaterThan(0);
+    // The consumer is idle now; no enqueue comes. Its housekeeping forgets the expired ids, a
+    // bounded batch per step, with the next step due at once while some are left.
+    await waitUntil(async () => (await client.zcard(`${keys}:dedupe`)) === 0, { timeout: 15_000, interval: 100, what: 'the expired ids to be trimmed' });
+    // Forgotten means enqueueable again.
+    expect((await producer.enqueue(queue, { again: true }, { id: 'order:0' })).created).toBe(true);
+  });
 });

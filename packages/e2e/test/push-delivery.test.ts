@@ -190,6 +190,37 @@ describe('push delivery', () => {
     expect(await redis.client().hget(keys.idleSlots, victimId as string)).toBeNull();
   });
 
+  it('a job pushed to a consumer killed while registered runs on a live idle consumer within pollInterval + 1 s', async () => {
+    const { prefix, queue, producer, newConsumer } = testQueue(redis, 'push-dead');
+    const keys = queueKeys(prefix, queue.name);
+    const pollInterval = 5_000; // the default, which the README's promise is about
+    const runs: { id: string; at: number }[] = [];
+    const survivor = newConsumer({
+      concurrency: 1,
+      pollInterval,
+      handler: async (job) => {
+        runs.push({ id: job.id, at: performance.now() });
+      },
+    });
+    await survivor.start();
+    await waitUntil(async () => (await registered(keys)).length === 1, { what: 'the survivor registered as idle' });
+    // The victim registers after the survivor, so its registration is the freshest: the one an
+    // enqueue pushes to. The survivor stays blocked in its pollInterval meanwhile.
+    const victim = await forkConsumer({ url: redis.url, prefix, queue: queue.name, concurrency: 1, pollInterval });
+    await waitUntil(async () => (await registered(keys)).length === 2, { what: 'the victim registered as idle' });
+    const victimId = (await redis.client().zrange(keys.idle, -1, -1))[0] as string;
+    await victim.kill();
+    const enqueuedAt = performance.now();
+    const { id } = await producer.enqueue(queue, { n: 1 });
+    expect(await redis.client().llen(inboxKey(keys, victimId))).toBe(1); // pushed to the dead consumer
+    await waitUntil(() => runs.length === 1, { timeout: 3 * pollInterval, what: 'the job ran on the survivor' });
+    expect(runs[0]?.id).toBe(id);
+    // The survivor steps when the dead registration runs out (pollInterval + 1 s after the
+    // victim's last step, which came before the enqueue), not a whole pollInterval after its own
+    // next step; 250 ms for that step and the start.
+    expect(runs[0]!.at - enqueuedAt).toBeLessThanOrEqual(pollInterval + 1_000 + 250);
+  });
+
   it('close takes the registration back and leaves no inbox; a consumer of several queues never registers', async () => {
     const prefix = uniquePrefix();
     const queue = defineQueue(`push-close-${prefix}`);

@@ -55,4 +55,30 @@ describe('a job whose handler always fails', () => {
     expect(events.filter((e) => e.startsWith('retrying'))).toEqual(['retrying:200', 'retrying:400', 'retrying:800']);
     expect(job?.state).toBe('dead');
   });
+
+  it('that throws something other than an Error: listeners get an Error whose cause is the thrown value', async () => {
+    const { queue, producer, newConsumer } = testQueue(redis, 'retry-thrown');
+    const received: { event: string; err: unknown }[] = [];
+    const thrown = [undefined, 'smtp refused', { code: 550 }];
+    const consumer = newConsumer({
+      handler: async (job: Job) => {
+        throw thrown[(job.payload as { k: number }).k];
+      },
+    });
+    consumer.on('failed', (_job, err) => received.push({ event: 'failed', err }));
+    consumer.on('dead', (_job, err) => received.push({ event: 'dead', err }));
+    await consumer.start();
+    for (let k = 0; k < thrown.length; k++) await producer.enqueue(queue, { k }, { attempts: 1 });
+    await waitUntil(() => received.length === 2 * thrown.length, { what: 'failed and dead for each job' });
+    await consumer.close();
+    for (const { err } of received) {
+      expect(err).toBeInstanceOf(Error);
+      expect(thrown).toContain((err as Error).cause);
+      expect(typeof (err as Error).message).toBe('string');
+    }
+    const causes = received.filter((r) => r.event === 'dead').map((r) => (r.err as Error).cause);
+    expect(new Set(causes)).toEqual(new Set(thrown));
+    const fromString = received.find((r) => (r.err as Error).cause === 'smtp refused')?.err as Error;
+    expect(fromString.message).toContain('smtp refused');
+  });
 });

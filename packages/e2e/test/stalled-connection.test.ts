@@ -4,6 +4,7 @@
 // connection (idle consumer) and on the command connection (step, renewal, ack). The TCP proxy
 // stalls the consumer's open connections and keeps them stalled for the whole test, while new
 // connections go through: the consumer gets back to work only by reconnecting.
+import { queueKeys } from '@docket/protocol/internal';
 import type { Redis } from 'ioredis';
 import { type TcpProxy, sleep, startTcpProxy, waitUntil } from '@docket/testing';
 import { useRedisServer } from '@docket/testing/vitest';
@@ -106,6 +107,42 @@ describe('a consumer whose connections to Redis stall silently (half-open)', () 
       expect(errors.filter((e) => e.code === 'LEASE_LOST')).toEqual([]);
     } finally {
       release?.();
+      await consumer.close({ timeout: 1_000 });
+    }
+  });
+
+  it('while subscribed for cancellations: its subscriber is replaced, and a cancel still stops the running try at once', { timeout: 120_000 }, async () => {
+    const { prefix, queue, producer, newConsumer } = testQueue(redis, 'stall-subscriber');
+    const channel = queueKeys(prefix, queue.name).cancelChannel;
+    const started: string[] = [];
+    const aborted: { id: string; at: number }[] = [];
+    const { consumer, errors } = consumerThroughProxy(newConsumer, {
+      // Renewals (which also report a cancellation, as a backup) every 40 s: not within this test.
+      leaseDuration: 120_000,
+      handler: async (job, { signal }) => {
+        started.push(job.id);
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        aborted.push({ id: job.id, at: performance.now() });
+        throw signal.reason;
+      },
+    });
+    await consumer.start();
+    try {
+      const { id } = await producer.enqueue(queue, { n: 1 });
+      await waitUntil(() => started.length === 1, { what: 'the handler to start' });
+      void proxy.stall(10 * 60_000);
+      expect(proxy.stalled).toBe(3);
+      // The subscriber's ping goes unanswered: it says so and subscribes again on a new connection.
+      await waitUntil(() => errors.some((e) => /cancellation subscriber/.test(e.message)), { timeout: 40_000, interval: 100, what: 'the subscriber watchdog' });
+      await waitUntil(async () => ((await admin.pubsub('NUMSUB', channel)) as [string, number])[1] === 2, {
+        timeout: 10_000,
+        what: 'a second subscription to the cancel channel (the new connection; the stalled one stays open)',
+      });
+      const cancelledAt = performance.now();
+      expect(await producer.cancel(queue, id)).toBe(true);
+      await waitUntil(() => aborted.length === 1, { timeout: 5_000, what: 'the try to be stopped' });
+      expect(aborted[0]!.at - cancelledAt).toBeLessThan(1_000);
+    } finally {
       await consumer.close({ timeout: 1_000 });
     }
   });

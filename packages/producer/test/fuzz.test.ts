@@ -127,7 +127,7 @@ describe('fuzz: constructors', () => {
         options = anyValue(f, 0);
         if (typeof options === 'object' && options !== null) options = 'not an object';
       } else {
-        options = { ...anyOptions(f, { prefix: ['app', 'a.b:c', '{x}', ''], maxPayloadBytes: [1, 1024, 512 * 1024 * 1024], chunkSize: [1, 10_000] }), connection: f.pick(connections()) };
+        options = { ...anyOptions(f, { prefix: ['app', 'a.b:c', '{x}', ''], maxPayloadBytes: [1, 1024, 16 * 1024 * 1024], chunkSize: [1, 10_000] }), connection: f.pick(connections()) };
       }
       let producer: Producer;
       try {

@@ -238,6 +238,7 @@ describe('the Producer constructor', () => {
     ['maxPayloadBytes a float', { connection: 'redis://127.0.0.1:1', maxPayloadBytes: 1.5 }, '`maxPayloadBytes`'],
     ['maxPayloadBytes a string', { connection: 'redis://127.0.0.1:1', maxPayloadBytes: '1mb' }, '`maxPayloadBytes`'],
     ['maxPayloadBytes above 512 MiB (Redis string limit)', { connection: 'redis://127.0.0.1:1', maxPayloadBytes: 2 ** 40 }, '`maxPayloadBytes`'],
+    ['maxPayloadBytes above the 16 MiB ceiling', { connection: 'redis://127.0.0.1:1', maxPayloadBytes: 16 * 1024 * 1024 + 1 }, '16777217'],
     ['chunkSize 0', { connection: 'redis://127.0.0.1:1', chunkSize: 0 }, '`chunkSize`'],
     ['connectTimeout 0', { connection: 'redis://127.0.0.1:1', connectTimeout: 0 }, '`connectTimeout`'],
     ['connectTimeout a string', { connection: 'redis://127.0.0.1:1', connectTimeout: '5s' }, '`connectTimeout`'],
