@@ -314,7 +314,16 @@ export class FetchLoop {
         }),
       ]);
       if (!popped || !push || inbox === undefined || popped[0].toString() !== inbox) return false;
-      return push.received(popped[1], (rt, id, token, record) => tries.start(rt, id, token, record));
+      return push.received(
+        popped[1],
+        (rt, id, token, record) => tries.start(rt, id, token, record),
+        (rt, last) => {
+          const client = conn.client as Redis;
+          conn.guard(client.zremrangebyscore(rt.keys.handed, last, last)).catch(() => {
+            // Not confirmed: the jobs' leases go back uncounted if they expire (at most 3 times).
+          });
+        },
+      );
     } finally {
       cancelWatchdog?.();
       this.#blocked = false;

@@ -77,11 +77,20 @@ export class PushDelivery {
    * A pop from the inbox returned `element`: the jobs of one enqueue call, each started with
    * `start`, or the empty closing marker. Returns whether it brought jobs.
    */
-  received(element: Buffer, start: (rt: QueueRuntime, id: string, token: number, record: Buffer) => void): boolean {
+  received(
+    element: Buffer,
+    start: (rt: QueueRuntime, id: string, token: number, record: Buffer) => void,
+    confirm: (rt: QueueRuntime, lastToken: number) => void,
+  ): boolean {
     if (element.length === 0) {
       this.markerLeft = false;
       return false;
     }
+    // Confirmed before the tries start, as a step's leases are (step.ts): the push's K_HANDED
+    // entry is the one scored with its last token.
+    let last = 0;
+    for (let at = 0; at < element.length; ) at = readLeaseEntry(element, at, (token) => void (last = Math.max(last, token)));
+    confirm(this.rt, last);
     const take = (token: number, id: string, record: Buffer) => {
       this.slots = Math.max(0, this.slots - 1);
       if (this.#received.length < MAX_RECEIVED_TOKENS) this.#received.push(token);

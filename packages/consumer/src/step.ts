@@ -61,9 +61,9 @@ export class Stepper {
       keepDead.count,
       keepDead.age,
       // The random strategy's seed, drawn only by steps that may lease (asking for jobs, or
-      // taking back a push registration, whose slots the step fills), so that a seeded random
-      // source gives the same order whatever report-only steps timing adds.
-      want > 0 || mode !== 'none' ? 1 + Math.floor(this.#opts.random() * 2147483645) : 1,
+      // taking back a push registration with slots, which the step fills), so that a seeded
+      // random source gives the same order whatever report-only steps timing adds.
+      want > 0 || (mode !== 'none' && (this.#push?.slots ?? 0) > 0) ? 1 + Math.floor(this.#opts.random() * 2147483645) : 1,
       reports.length,
       // No reports (a lease at a wake-up, the latency-critical call): an empty string, which
       // keeps ioredis on its plain string path instead of assembling a mixed buffer.
@@ -91,19 +91,23 @@ export class Stepper {
     }
     const [outcomes, leased, now, nextDue, registered, wanted, nextHousekeeping, handed] = reply;
     if (push && pushArgs) push.stepDone(Number(registered), pushArgs.confirming);
-    // Confirmed before the tries start (the command is written now, ahead of any handler that
-    // might block the event loop or kill the process): from here on a lease that expires
-    // counts its attempt. Only a reply that never arrived (the consumer died with it in flight,
-    // or its connection dropped) leaves its leases unconfirmed, to go back uncounted. A failed
+    // The leases are read first, then confirmed, then their tries start at once, and only then
+    // are the reports settled (their events and listeners): a consumer killed between the
+    // confirmation and a handler's call is the one way an attempt counts without a try, so that
+    // window holds nothing but the calls themselves. The confirmation is written before any
+    // handler runs, so a handler that blocks the event loop or kills the process still counts
+    // its attempt. Only a reply that never arrived (the consumer died with it in flight, or its
+    // connection dropped) leaves its leases unconfirmed, to go back uncounted. A failed
     // confirmation goes with the next step.
+    const jobs: [number, string, Buffer][] = [];
+    for (let at = 0; at < leased.length; ) at = readLeaseEntry(leased, at, (token, id, record) => void jobs.push([token, id, record]));
     if (handed.length > 0) {
-      const entry = handed.toString();
-      this.#conn.guard(client.zrem(rt.keys.handed, entry)).catch(() => rt.received.push(entry));
+      const entries = handed.toString().split(' ');
+      this.#conn.guard(client.zrem(rt.keys.handed, ...entries)).catch(() => rt.received.push(...entries));
     }
+    for (const [token, id, record] of jobs) this.#start(rt, id, token, record);
     reports.forEach((report, i) => this.#tries.settle(report, Number(outcomes[i])));
-    let count = 0;
-    const take = (token: number, id: string, record: Buffer) => this.#start(rt, id, token, record);
-    for (let at = 0; at < leased.length; count++) at = readLeaseEntry(leased, at, take);
+    const count = jobs.length;
     return {
       leased: count,
       wanted: push ? Number(wanted) : want,

@@ -26,7 +26,7 @@
 -- Returns { outcomes, leased, server time ms, next delayed due ms or -1, registered slots,
 -- N plus the drained jobs (the reply's jobs fall short of it when the queue ran dry), next
 -- housekeeping due ms or -1 (the earliest lease deadline, or another consumer's registration
--- running out), this call's K_HANDED entry ('' if it leased nothing) }:
+-- running out), the K_HANDED entries of what it hands over, space-separated ('' for none) }:
 --   outcomes: one per report: -1 refused (the lease is not current), else the job's new state;
 --   leased: the jobs handed over (drained from the inbox first, then leased now), in the wire
 --   format of lease-entries.lua.
@@ -71,10 +71,10 @@ local leased = {} -- lease entries for the consumer, as lease_jobs appends them
 -- 1. The consumer's registration and inbox.
 local consumer = ARGV[11] or ''
 local push = consumer ~= '' and ARGV[14] == '1'
-local had_registration, drained = false, 0
+local had_registration, drained, push_handed = false, 0, {}
 if push then
   local slots
-  had_registration, slots, drained = take_back_registration(consumer, tonumber(ARGV[18]) or 0, ARGV[17] or '', ARGV[16] == '1', now, leased, effects)
+  had_registration, slots, drained, push_handed = take_back_registration(consumer, tonumber(ARGV[18]) or 0, ARGV[17] or '', ARGV[16] == '1', now, leased, effects)
   want = want + slots
 end
 
@@ -182,4 +182,6 @@ for i = 1, #idle, 2 do
     break
   end
 end
-return { outcomes, table.concat(leased), now, tonumber(next_due[2]) or -1, registered, want + drained, next_housekeeping, handed_entry }
+-- Every K_HANDED entry of what this reply hands over, for the consumer to confirm.
+if handed_entry ~= '' then push_handed[#push_handed + 1] = handed_entry end
+return { outcomes, table.concat(leased), now, tonumber(next_due[2]) or -1, registered, want + drained, next_housekeeping, table.concat(push_handed, ' ') }

@@ -78,7 +78,11 @@ local function push_to_idle(ids, recs, clock)
     if rec_hot(recs[k]) ~= S_WAITING then return false end
   end
   local entries = {}
-  lease_jobs(ids, recs, now, tonumber(lease_ms), entries, function() end)
+  local _, first, last = lease_jobs(ids, recs, now, tonumber(lease_ms), entries, function() end)
+  -- Like a step's leases (see step.lua), recorded until the consumer confirms the pop reached
+  -- it: a consumer killed with the pop's reply in flight never started these jobs, so their
+  -- leases go back uncounted when they expire.
+  redis.call('ZADD', K_HANDED, last, consumer .. ':push:' .. first .. ':' .. (now + tonumber(lease_ms)))
   redis.call('HSET', K_IDLE_SLOTS, consumer, (tonumber(slots) - #ids) .. ':' .. lease_ms)
   -- One element for the whole call: the consumer's pop takes them all at once. The pushed list
   -- keeps a copy until the consumer's next step, which hands back a pop lost on its way.
@@ -96,7 +100,7 @@ end
 -- `entries`), or popped with a reply the consumer never got (its blocking connection died):
 -- that goes back. With `marker`, an empty element follows in the inbox, to end a pop a
 -- closing consumer is blocked in. Returns whether a registration existed, the slots it gives
--- back, and how many jobs were handed over.
+-- back, how many jobs were handed over, and the K_HANDED entries of their pushes.
 local function take_back_registration(consumer, known_slots, received, marker, now, entries, effects)
   local registration = redis.call('HGET', K_IDLE_SLOTS, consumer)
   local slots = 0
@@ -121,7 +125,16 @@ local function take_back_registration(consumer, known_slots, received, marker, n
   end)
   release_unreceived(redis.call('LPOP', pushed_key(consumer), 100000) or {}, known, now, effects)
   if marker then redis.call('RPUSH', inbox, '') end
-  return registration ~= false and registration ~= nil, slots, handed
+  -- The K_HANDED entries of the pushes handed over now (found by their last token, the score):
+  -- the consumer confirms them with this step's own entry when the reply reaches it.
+  local confirm = {}
+  for _, element in ipairs(waiting_in_inbox) do
+    local last = 0
+    for_lease_entries({ element }, function(_, token) if token > last then last = token end end)
+    local member = last > 0 and redis.call('ZRANGEBYSCORE', K_HANDED, last, last)[1]
+    if member then confirm[#confirm + 1] = member end
+  end
+  return registration ~= false and registration ~= nil, slots, handed, confirm
 end
 
 -- Step side: registers `consumer` as idle with `free` slots for `registration_ms` (it found the
