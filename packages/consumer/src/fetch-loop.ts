@@ -172,7 +172,7 @@ export class FetchLoop {
       // Registered slots count too: a step takes them back before it leases.
       const open = free > 0 || pushSlots > 0;
       const work = this.#blockingMode ? !idle : this.#schedule.hasReady() || this.#schedule.hasDue();
-      if (inflight.size < (single ? 1 : MAX_ROUNDS) && ((open && work) || this.#withReports.size > 0 || (!open && this.#schedule.hasDue()))) {
+      if (inflight.size < (single ? 1 : MAX_ROUNDS) && ((open && work) || (this.#withReports.size > 0 && inflight.size === 0) || (!open && this.#schedule.hasDue()))) {
         // Half the slots per round at most, so that two rounds can overlap.
         const ask = Math.max(0, Math.min(free, Math.ceil(opts.concurrency / MAX_ROUNDS)));
         const round: Promise<void> = this.#round(ask).then(
