@@ -5,8 +5,9 @@ import { bulk } from './bulk.js';
 import { enqueue } from './enqueue.js';
 import { idle } from './idle.js';
 import { latency } from './latency.js';
+import { manyQueues } from './many-queues.js';
 import { memory } from './memory.js';
 import { priority } from './priority.js';
 import { processing } from './process.js';
 
-export const SCENARIOS: readonly Scenario[] = [enqueue, bulk, processing, latency, memory, priority, idle];
+export const SCENARIOS: readonly Scenario[] = [enqueue, bulk, processing, latency, memory, priority, idle, manyQueues];
