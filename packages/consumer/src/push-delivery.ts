@@ -86,17 +86,16 @@ export class PushDelivery {
       this.markerLeft = false;
       return false;
     }
-    // Confirmed before the tries start, as a step's leases are (step.ts): the push's K_HANDED
+    // Read, confirmed, then started, as a step's leases are (step.ts): the push's K_HANDED
     // entry is the one scored with its last token.
-    let last = 0;
-    for (let at = 0; at < element.length; ) at = readLeaseEntry(element, at, (token) => void (last = Math.max(last, token)));
-    confirm(this.rt, last);
-    const take = (token: number, id: string, record: Buffer) => {
+    const jobs: [number, string, Buffer][] = [];
+    for (let at = 0; at < element.length; ) at = readLeaseEntry(element, at, (token, id, record) => void jobs.push([token, id, record]));
+    confirm(this.rt, Math.max(...jobs.map(([token]) => token)));
+    for (const [token, id, record] of jobs) {
       this.slots = Math.max(0, this.slots - 1);
       if (this.#received.length < MAX_RECEIVED_TOKENS) this.#received.push(token);
       start(this.rt, id, token, record);
-    };
-    for (let at = 0; at < element.length; ) at = readLeaseEntry(element, at, take);
+    }
     return true;
   }
 }

@@ -36,14 +36,7 @@ local function recover_job(job, now, effects)
   end
   if header[H_UNRECEIVED] < MAX_UNRECEIVED and never_received(header[H_TOKEN]) then
     header[H_UNRECEIVED] = header[H_UNRECEIVED] + 1
-    if header[H_CANCEL] == 1 then
-      header[H_ATTEMPT] = header[H_ATTEMPT] - 1
-      finish(id, header, body, now, S_CANCELLED, 'cancelled before its consumer received it')
-      effects.cancelled = true
-    else
-      requeue_uncounted(id, header, body)
-      effects.readied = true
-    end
+    give_back_unreceived(id, header, body, now, effects)
     return
   end
   local reason = 'lease expired: the consumer running try ' .. header[H_ATTEMPT] .. ' died or stalled'

@@ -79,11 +79,7 @@ if push then
 end
 
 -- Calls whose replies the consumer received: their leases reached it.
-if ARGV[13] and ARGV[13] ~= '' then
-  local confirmed = {}
-  for entry in string.gmatch(ARGV[13], '%S+') do confirmed[#confirmed + 1] = entry end
-  call_chunked('ZREM', K_HANDED, confirmed, 1)
-end
+zrem_listed(K_HANDED, ARGV[13])
 
 -- 2.-4.
 local outcomes = {}
@@ -170,18 +166,23 @@ end
 flush_events()
 local next_due = effects.delayed and redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES') or first_due
 -- When a housekeeping step may find work: now if it left work, else the earliest lease deadline
--- (the anchor's is +inf), or another consumer's registration running out.
-local earliest_lease = redis.call('ZRANGE', K_ACTIVE, 0, 0, 'WITHSCORES')[2]
-local next_housekeeping = (earliest_lease and earliest_lease ~= 'inf') and tonumber(earliest_lease) or -1
-if more_housekeeping then next_housekeeping = now end
-local idle = redis.call('ZRANGE', K_IDLE, 0, 1, 'WITHSCORES')
-for i = 1, #idle, 2 do
-  if idle[i] ~= consumer then
-    local t = tonumber(idle[i + 1])
-    if next_housekeeping < 0 or t < next_housekeeping then next_housekeeping = t end
-    break
+-- (the anchor's is +inf), or another consumer's registration running out. Only a step after
+-- which the consumer may wait needs it (one that leased all it asked for is followed by
+-- another step): not on the per-job path under load.
+local next_housekeeping = -1
+if want == 0 or nr < want then
+  local earliest_lease = redis.call('ZRANGE', K_ACTIVE, 0, 0, 'WITHSCORES')[2]
+  if earliest_lease and earliest_lease ~= 'inf' then next_housekeeping = tonumber(earliest_lease) end
+  local idle = redis.call('ZRANGE', K_IDLE, 0, 1, 'WITHSCORES')
+  for i = 1, #idle, 2 do
+    if idle[i] ~= consumer then
+      local t = tonumber(idle[i + 1])
+      if next_housekeeping < 0 or t < next_housekeeping then next_housekeeping = t end
+      break
+    end
   end
 end
+if more_housekeeping then next_housekeeping = now end
 -- Every K_HANDED entry of what this reply hands over, for the consumer to confirm.
 if handed_entry ~= '' then push_handed[#push_handed + 1] = handed_entry end
 return { outcomes, table.concat(leased), now, tonumber(next_due[2]) or -1, registered, want + drained, next_housekeeping, table.concat(push_handed, ' ') }

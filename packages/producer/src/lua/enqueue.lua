@@ -129,9 +129,5 @@ if call_nonce then
 end
 -- Confirmations last: the call's first write must be one Redis refuses at maxmemory (a
 -- script that wrote anything may go on writing past it), so a full Redis refuses enqueues.
-if ARGV[4] and ARGV[4] ~= '' then
-  local confirmed = {}
-  for e in string.gmatch(ARGV[4], '%S+') do confirmed[#confirmed + 1] = e end
-  call_chunked('ZREM', K_CALLS, confirmed, 1)
-end
+zrem_listed(K_CALLS, ARGV[4])
 return { first_generated, created, entry }

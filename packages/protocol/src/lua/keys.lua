@@ -42,6 +42,14 @@ local function call_chunked(command, key, args, group)
   end
 end
 
+-- Removes from the sorted set `key` the members listed in `spaced` (separated by spaces).
+local function zrem_listed(key, spaced)
+  if not spaced or spaced == '' then return end
+  local members = {}
+  for member in string.gmatch(spaced, '%S+') do members[#members + 1] = member end
+  call_chunked('ZREM', key, members, 1)
+end
+
 -- Server time in ms: every deadline and due time uses the Redis clock, not the clients'.
 local function now_ms()
   local t = redis.call('TIME')

@@ -61,3 +61,17 @@ local function requeue_uncounted(id, header, body)
   write_record(id, header, body)
   strategy_return(id, header[H_PRIORITY])
 end
+
+-- A leased job whose consumer never received it (its lease must already be out of K_ACTIVE)
+-- goes back to waiting uncounted, or ends cancelled if that was requested meanwhile. Sets
+-- effects.readied / effects.cancelled.
+local function give_back_unreceived(id, header, body, now, effects)
+  if header[H_CANCEL] == 1 then
+    header[H_ATTEMPT] = header[H_ATTEMPT] - 1
+    finish(id, header, body, now, S_CANCELLED, 'cancelled before its consumer received it')
+    effects.cancelled = true
+  else
+    requeue_uncounted(id, header, body)
+    effects.readied = true
+  end
+end

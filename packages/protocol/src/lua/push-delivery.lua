@@ -39,14 +39,7 @@ local function release_unreceived(elements, skip, now, effects)
     local header, body = read_record(redis.call('HGET', K_JOBS, id))
     if header and header[H_STATE] == S_ACTIVE and header[H_TOKEN] == token then
       redis.call('ZREM', K_ACTIVE, id)
-      if header[H_CANCEL] == 1 then
-        header[H_ATTEMPT] = header[H_ATTEMPT] - 1
-        finish(id, header, body, now, S_CANCELLED, 'cancelled before its consumer received it')
-        effects.cancelled = true
-      else
-        requeue_uncounted(id, header, body)
-        effects.readied = true
-      end
+      give_back_unreceived(id, header, body, now, effects)
     end
   end
 end
